@@ -1,0 +1,53 @@
+/**
+ * The segserve command line. The only place that sets exit codes: 0 success, 1 a failure while
+ * running, 2 a bad option, argument or input. One line per error; a stack trace only with
+ * SEGSERVE_DEBUG=1.
+ */
+import { Command, CommanderError } from 'commander';
+import { describeError, SegserveError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { simulateCommand } from './simulate.js';
+
+export function buildProgram(): Command {
+  const program = new Command('segserve')
+    .description(
+      'simulate customer data, train a random forest, serve it (Seldon Core v1 and Open Inference v2)',
+    )
+    .version(VERSION, '-V, --version')
+    .showSuggestionAfterError(false);
+  program.addCommand(simulateCommand());
+  // Every (sub)command reports errors through us, as one line, and never exits by itself.
+  const configure = (cmd: Command): void => {
+    cmd.exitOverride().configureOutput({ outputError: () => {} });
+    for (const sub of cmd.commands) configure(sub);
+  };
+  configure(program);
+  return program;
+}
+
+function fail(message: string, code: number): void {
+  process.stderr.write(`segserve: ${message}\n`);
+  process.exitCode = code;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp();
+      return;
+    }
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (process.env.SEGSERVE_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    if (err instanceof CommanderError) {
+      // --help and --version end through here with exit code 0.
+      if (err.exitCode === 0) return;
+      fail(err.message.replace(/^error: /, '').replace(/\n.*/s, ''), 2);
+    } else if (err instanceof SegserveError) {
+      fail(err.message, err.kind === 'usage' ? 2 : 1);
+    } else {
+      fail(`unexpected error: ${describeError(err)} (set SEGSERVE_DEBUG=1 for details)`, 1);
+    }
+  }
+}

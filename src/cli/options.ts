@@ -1,0 +1,44 @@
+/**
+ * Option value parsers shared by the subcommands. Each throws commander's InvalidArgumentError with
+ * what is expected, so a bad value is one line naming the option, the value and the expectation.
+ */
+import { readFile } from 'node:fs/promises';
+import { InvalidArgumentError } from 'commander';
+import { isValidSeed, MAX_SEED } from '../data/random.js';
+import { SegserveError, usageError } from '../errors.js';
+
+const INTEGER = /^[+]?\d+$/;
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!INTEGER.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError('expected a positive integer.');
+  }
+  return n;
+}
+
+export function seed(value: string): number {
+  const n = Number(value);
+  if (!INTEGER.test(value.trim()) || !isValidSeed(n)) {
+    throw new InvalidArgumentError(`expected an integer in [0, ${MAX_SEED}].`);
+  }
+  return n;
+}
+
+/** Reads and parses a JSON file given on the command line; any problem is a usage error naming it. */
+export async function readJsonFile(path: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : String(code);
+    throw usageError(`cannot read ${what} ${path}: ${reason}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new SegserveError(`${path}: invalid JSON (${(err as Error).message})`, 'usage');
+  }
+}

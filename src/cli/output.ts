@@ -1,0 +1,36 @@
+/**
+ * Terminal output helpers: a progress bar on stderr (only on a TTY) and number formatting.
+ */
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  update(done: number): void;
+  stop(): void;
+}
+
+const NO_PROGRESS: Progress = { update() {}, stop() {} };
+
+/** A progress bar on stderr when it is a terminal and the job is long enough to deserve one. */
+export function progressBar(total: number, label: string, minTotal = 0): Progress {
+  if (!process.stderr.isTTY || total < minTotal) return NO_PROGRESS;
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted}`,
+      hideCursor: true,
+      clearOnComplete: true,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0);
+  return { update: (done) => bar.update(done), stop: () => bar.stop() };
+}
+
+export function fmtInt(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+export function fmtSeconds(s: number): string {
+  return s < 10 ? s.toFixed(2) : s.toFixed(1);
+}

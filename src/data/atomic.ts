@@ -1,0 +1,92 @@
+/**
+ * Nothing is lost: every file segserve writes goes to a temporary file in the target's own folder
+ * and is renamed over the target only once it is complete, so a failed or interrupted run leaves the
+ * previous file untouched.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import { SegserveError } from '../errors.js';
+
+function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/** One line for an fs error: what failed, on which path, and the system's reason. */
+export function ioError(action: string, path: string, err: unknown): SegserveError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const reason =
+    code === 'ENOENT'
+      ? 'the folder does not exist'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'ENOSPC'
+            ? 'no space left on device'
+            : code === 'EROFS'
+              ? 'read-only file system'
+              : err instanceof Error
+                ? err.message
+                : String(err);
+  return new SegserveError(`cannot ${action} ${path}: ${reason}`, 'failure', { cause: err });
+}
+
+/**
+ * Streams content into `path` atomically. `produce` writes to the stream (respecting backpressure);
+ * when it resolves, the file is flushed, synced and renamed into place. If it throws, the temporary
+ * file is removed and the error rethrown.
+ */
+export async function writeFileAtomic(
+  path: string,
+  produce: (out: WriteStream) => Promise<void>,
+): Promise<void> {
+  const tmp = tempPathFor(path);
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(tmp, 'wx');
+  } catch (err) {
+    throw ioError('write', path, err);
+  }
+  const out = createWriteStream('', { fd: handle.fd, autoClose: false, highWaterMark: 1 << 20 });
+  try {
+    await produce(out);
+    out.end();
+    await finished(out);
+    await handle.sync();
+    await handle.close();
+    await rename(tmp, path);
+  } catch (err) {
+    out.destroy();
+    await handle.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    throw err instanceof SegserveError ? err : ioError('write', path, err);
+  }
+}
+
+/** Writes a whole string atomically. */
+export function writeTextAtomic(path: string, text: string): Promise<void> {
+  return writeFileAtomic(path, async (out) => {
+    out.write(text);
+  });
+}
+
+/** Writes `chunk`, waiting for 'drain' when the stream's buffer is full. */
+export async function writeChunk(out: NodeJS.WritableStream, chunk: string): Promise<void> {
+  if (!out.write(chunk)) {
+    await new Promise<void>((resolve, reject) => {
+      const onDrain = () => {
+        out.off('error', onError);
+        resolve();
+      };
+      const onError = (err: Error) => {
+        out.off('drain', onDrain);
+        reject(err);
+      };
+      out.once('drain', onDrain);
+      out.once('error', onError);
+    });
+  }
+}
