@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { describeError, SegserveError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { simulateCommand } from './simulate.js';
+import { trainCommand } from './train.js';
 
 export function buildProgram(): Command {
   const program = new Command('segserve')
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .version(VERSION, '-V, --version')
     .showSuggestionAfterError(false);
   program.addCommand(simulateCommand());
+  program.addCommand(trainCommand());
   // Every (sub)command reports errors through us, as one line, and never exits by itself.
   const configure = (cmd: Command): void => {
     cmd.exitOverride().configureOutput({ outputError: () => {} });

@@ -18,7 +18,9 @@ export class ModelInputError extends Error {
     readonly expected: string,
     readonly value: unknown,
   ) {
-    super(`row ${row}, column "${column}": got ${JSON.stringify(value) ?? String(value)}, expected ${expected}`);
+    super(
+      `row ${row}, column "${column}": got ${JSON.stringify(value) ?? String(value)}, expected ${expected}`,
+    );
     this.name = 'ModelInputError';
   }
 }

@@ -1,0 +1,146 @@
+/**
+ * The train stop: read the CSV, split 60/40, encode, search (or take fixed params), refit the best on
+ * the whole training split, score it on the test split, and build the artifact.
+ */
+import { readTable } from '../data/csv.js';
+import { trainTestSplit } from '../data/split.js';
+import { usageError } from '../errors.js';
+import { fitForest } from '../forest/forest.js';
+import type { TrainingData } from '../forest/types.js';
+import {
+  type Artifact,
+  buildArtifact,
+  fromSkParams,
+  type SkParams,
+  type TrainingFacts,
+} from '../pipeline/artifact.js';
+import { OrdinalEncoder } from '../pipeline/encoder.js';
+import { argmax, ForestModel } from '../pipeline/model.js';
+import { ModelInputError } from '../pipeline/types.js';
+import { REFIT_STREAM, rowMajor, type Scoring, selectRows } from './cv.js';
+import { randomizedSearch } from './search.js';
+import type { Space } from './space.js';
+
+/** The post's model: segment ~ age + income + response + events, response and events ordinal-encoded. */
+export const FEATURES = ['age', 'income', 'response', 'events'] as const;
+export const CATEGORICAL: ReadonlySet<string> = new Set(['response', 'events']);
+export const TARGET = 'segment';
+
+export interface TrainOptions {
+  dataPath: string;
+  seed: number;
+  testSize: number;
+  /** Fixed parameters (no search), or a search. */
+  mode:
+    | { kind: 'fixed'; params: SkParams }
+    | { kind: 'search'; space: Space; nIter: number; cv: number; scoring: Scoring };
+  workers: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface TrainResult {
+  artifact: Artifact;
+  model: ForestModel;
+  /** Wall-clock seconds per phase (kept out of the artifact, which must be byte-reproducible). */
+  timings: { read: number; search: number; refit: number; total: number };
+}
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const t0 = performance.now();
+  const table = await readTable(opts.dataPath, [...FEATURES, TARGET], {
+    integer: ['response', 'events', TARGET],
+  });
+  const tRead = performance.now();
+
+  const { train: trainRows, test: testRows } = (() => {
+    try {
+      return trainTestSplit(table.nRows, opts.testSize, opts.seed);
+    } catch (err) {
+      throw usageError(`${opts.dataPath}: ${(err as Error).message}`);
+    }
+  })();
+  const featureCols = table.columns.slice(0, FEATURES.length);
+  const target = table.columns[FEATURES.length] as Float64Array;
+
+  const trainRaw = featureCols.map((col) => Float64Array.from(trainRows, (r) => col[r] as number));
+  const encoder = OrdinalEncoder.fit(FEATURES, CATEGORICAL, trainRaw);
+  const classes = [...new Set(Array.from(trainRows, (r) => target[r] as number))].sort((a, b) => a - b);
+  const classIndex = new Map(classes.map((c, i) => [c, i]));
+  const encoded = (() => {
+    try {
+      return encoder.encodeColumns(featureCols);
+    } catch (err) {
+      if (!(err instanceof ModelInputError)) throw err;
+      throw usageError(
+        `${opts.dataPath}: data row ${err.row + 1}, column "${err.column}": ${err.value} does not occur in the training split (${err.expected})`,
+      );
+    }
+  })();
+  const y = Int32Array.from(target, (v) => classIndex.get(v) ?? -1);
+  for (const r of testRows) {
+    if ((y[r] as number) < 0) {
+      throw usageError(
+        `${opts.dataPath}: ${TARGET} ${target[r]} occurs only in the test split; the model cannot learn it`,
+      );
+    }
+  }
+  const all: TrainingData = { columns: encoded, y, nClasses: classes.length };
+  const trainData = selectRows(all, trainRows);
+
+  let params: SkParams;
+  let search: TrainingFacts['search'] = null;
+  if (opts.mode.kind === 'search') {
+    const { space, nIter, cv, scoring } = opts.mode;
+    const result = await randomizedSearch(
+      { ...trainData, classes },
+      { space, nIter, cv, scoring, seed: opts.seed, workers: opts.workers, onProgress: opts.onProgress },
+    );
+    params = result.best;
+    search = { nIter, cv, scoring, space, candidates: result.candidates, bestIndex: result.bestIndex };
+  } else {
+    params = opts.mode.params;
+  }
+  const tSearch = performance.now();
+
+  const forestParams = fromSkParams(params);
+  const forest = fitForest(trainData, forestParams, [opts.seed, REFIT_STREAM]);
+  const model = new ForestModel(encoder, forest, classes);
+  const tRefit = performance.now();
+
+  const k = classes.length;
+  const proba = new Float64Array(testRows.length * k);
+  forest.predictProbaInto(rowMajor(all.columns, testRows), testRows.length, proba);
+  const confusion = classes.map(() => new Array<number>(k).fill(0));
+  let correct = 0;
+  testRows.forEach((r, i) => {
+    const truth = y[r] as number;
+    const pred = argmax(proba, i * k, k);
+    (confusion[truth] as number[])[pred] = ((confusion[truth] as number[])[pred] as number) + 1;
+    if (pred === truth) correct++;
+  });
+  const best = search?.candidates[search.bestIndex];
+
+  const training: TrainingFacts = {
+    seed: opts.seed,
+    data: { path: opts.dataPath, sha256: table.sha256, rows: table.nRows },
+    split: { testSize: opts.testSize, trainRows: trainRows.length, testRows: testRows.length },
+    search,
+    cvScore: best?.meanScore ?? null,
+    cvScoreSd: best?.sdScore ?? null,
+    testAccuracy: correct / testRows.length,
+    confusionMatrix: confusion,
+    featureImportances: Array.from(forest.featureImportances()),
+  };
+  const artifact = buildArtifact(model, TARGET, forestParams, training);
+  const s = (a: number, b: number) => Number(((b - a) / 1000).toFixed(3));
+  return {
+    artifact,
+    model,
+    timings: {
+      read: s(t0, tRead),
+      search: s(tRead, tSearch),
+      refit: s(tSearch, tRefit),
+      total: s(t0, performance.now()),
+    },
+  };
+}
