@@ -59,7 +59,12 @@ export async function writeFileAtomic(
     await handle.close();
     await rename(tmp, path);
   } catch (err) {
-    out.destroy();
+    // Let an in-flight write settle before the descriptor goes (the stream does not own it).
+    if (!out.closed) {
+      const closed = new Promise((resolve) => out.once('close', resolve));
+      out.destroy();
+      await closed;
+    }
     await handle.close().catch(() => {});
     await unlink(tmp).catch(() => {});
     throw err instanceof SegserveError ? err : ioError('write', path, err);

@@ -48,11 +48,20 @@ export function stratifiedFolds(y: Int32Array, nClasses: number, k: number): Int
     }
   }
   if (n < k) throw new RangeError(`${n} rows cannot make ${k} folds`);
-  // allocation[f][c] = how many rows of class c fold f gets: count class c among the sorted labels
-  // at positions f, f+k, f+2k, ... (scikit-learn's rule).
+  // allocation[f][c] = how many rows of class c fold f gets: with the classes ranked by first
+  // appearance in y, count class c among the sorted ranks at positions f, f+k, f+2k, ...
+  // (scikit-learn's rule, which balances the fold totals as well as each class).
+  const byAppearance: number[] = [];
+  const seen = new Uint8Array(nClasses);
+  for (const c of y) {
+    if (!seen[c]) {
+      seen[c] = 1;
+      byAppearance.push(c);
+    }
+  }
   const allocation = Array.from({ length: k }, () => new Int32Array(nClasses));
   let pos = 0;
-  for (let c = 0; c < nClasses; c++) {
+  for (const c of byAppearance) {
     for (let i = 0; i < (counts[c] as number); i++, pos++) {
       const row = allocation[pos % k] as Int32Array;
       row[c] = (row[c] as number) + 1;

@@ -125,8 +125,8 @@ export function buildArtifact(
 }
 
 /** Serialises compactly (no indentation): the file stays smaller than scikit-learn's joblib dump. */
-export function saveArtifact(path: string, artifact: Artifact): Promise<void> {
-  return writeTextAtomic(path, `${JSON.stringify(artifact)}\n`);
+export async function saveArtifact(path: string, artifact: Artifact): Promise<void> {
+  await writeTextAtomic(path, `${JSON.stringify(artifact)}\n`);
 }
 
 const schema = JSON.parse(

@@ -1,0 +1,148 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  type Artifact,
+  loadArtifact,
+  loadModel,
+  parseArtifact,
+  saveArtifact,
+} from '../../src/pipeline/artifact.js';
+import { tinyModel } from './fixture.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'segserve-artifact-'));
+const { model, artifact } = tinyModel();
+const rows = [
+  [34, 100, 1, 2],
+  [70, 300, 0, 6],
+  [20, 40, 0, 0],
+];
+
+function tampered(change: (a: Artifact) => void): Artifact {
+  const copy = structuredClone(artifact);
+  change(copy);
+  return copy;
+}
+
+describe('model artifact', () => {
+  it('round-trips through a file: same predictions, same bytes when saved again', async () => {
+    const path = join(dir, 'model.json');
+    await saveArtifact(path, artifact);
+    const loaded = await loadArtifact(path);
+    expect(loaded.model.predictProba(rows)).toEqual(model.predictProba(rows));
+    expect(loaded.model.features).toEqual(model.features);
+    const again = join(dir, 'again.json');
+    await saveArtifact(again, loaded.artifact);
+    expect(readFileSync(again)).toEqual(readFileSync(path));
+  });
+
+  it('serves probabilities that sum to 1 and predictions that are classes', async () => {
+    const m = await loadModel(join(dir, 'model.json'));
+    for (const p of m.predictProba(rows)) expect(p.reduce((s, x) => s + x, 0)).toBeCloseTo(1, 12);
+    for (const c of m.predict(rows)) expect([0, 1, 2]).toContain(c);
+  });
+
+  it('refuses a truncated file', async () => {
+    const path = join(dir, 'truncated.json');
+    const text = readFileSync(join(dir, 'model.json'), 'utf8');
+    writeFileSync(path, text.slice(0, text.length / 2));
+    await expect(loadModel(path)).rejects.toThrow(`${path}: not valid JSON, the file may be truncated`);
+  });
+
+  it('refuses a missing file, naming it', async () => {
+    await expect(loadModel(join(dir, 'nope.json'))).rejects.toThrow(
+      `cannot read model ${join(dir, 'nope.json')}: no such file`,
+    );
+  });
+
+  it.each<[string, unknown, string]>([
+    ['foreign JSON', { hello: 'world' }, 'not a segserve model'],
+    ['an array', [1, 2], 'not a segserve model'],
+    [
+      'a newer version',
+      tampered((a) => Object.assign(a.format, { version: 2 })),
+      'model format version 2 is not supported',
+    ],
+    [
+      'a missing key',
+      tampered((a) => Reflect.deleteProperty(a, 'classes')),
+      "must have required property 'classes'",
+    ],
+    ['an unknown key', tampered((a) => Object.assign(a, { extra: 1 })), '("extra")'],
+    [
+      'a bad param',
+      tampered((a) => Object.assign(a.params, { max_depth: 0 })),
+      '/params/max_depth must be >= 1',
+    ],
+    [
+      'a child index out of range',
+      tampered((a) => {
+        const t = a.forest.trees[0];
+        if (t) t.left[0] = 10_000;
+      }),
+      'forest.trees[0]: node 0 has child index 10000',
+    ],
+    [
+      'a cycle',
+      tampered((a) => {
+        const t = a.forest.trees[0];
+        if (t) t.right[0] = 0;
+      }),
+      'forest.trees[0]: node 0 has child index 0',
+    ],
+    [
+      'an unknown feature index',
+      tampered((a) => {
+        const t = a.forest.trees[1];
+        if (t) t.feature[0] = 7;
+      }),
+      'forest.trees[1]: node 0 tests feature 7, but the model has 4 features',
+    ],
+    [
+      'a leaf without counts',
+      tampered((a) => {
+        const t = a.forest.trees[0];
+        if (!t) return;
+        const leaf = t.feature.indexOf(-1);
+        t.value.fill(0, leaf * 3, leaf * 3 + 3);
+      }),
+      'has no class counts, so its fractions cannot sum to 1',
+    ],
+    [
+      'a negative count',
+      tampered((a) => {
+        const t = a.forest.trees[0];
+        if (t) t.value[0] = -1;
+      }),
+      'must be >= 0',
+    ],
+    [
+      'arrays of different lengths',
+      tampered((a) => {
+        a.forest.trees[2]?.threshold.pop();
+      }),
+      'forest.trees[2].threshold has',
+    ],
+    [
+      'unsorted categories',
+      tampered((a) => {
+        const f = a.features[3];
+        if (f) f.categories = [0, 2, 1, 3, 4, 5, 6];
+      }),
+      'features[3].categories must be sorted and distinct',
+    ],
+  ])('refuses %s', (_, json, message) => {
+    expect(() => parseArtifact(json, 'm.json')).toThrow(message);
+  });
+
+  it('a failed save leaves the previous file untouched', async () => {
+    const path = join(dir, 'keep.json');
+    await saveArtifact(path, artifact);
+    const before = readFileSync(path);
+    const circular = structuredClone(artifact) as Artifact & { self?: unknown };
+    circular.self = circular;
+    await expect(saveArtifact(path, circular)).rejects.toThrow(/circular/);
+    expect(readFileSync(path)).toEqual(before);
+  });
+});
