@@ -29,7 +29,7 @@ interface TrainFlags {
   json?: boolean;
   search: boolean;
   nEstimators?: number;
-  maxDepth?: number | null;
+  maxDepth?: number | 'none';
   minSamplesSplit?: number;
   minSamplesLeaf?: number;
   maxFeatures?: MaxFeatures;
@@ -53,8 +53,9 @@ function fraction(value: string): number {
   return n;
 }
 
-function depth(value: string): number | null {
-  if (value === 'none' || value === 'null') return null;
+/** "none" stays a string: commander turns a parser's null into ''. */
+function depth(value: string): number | 'none' {
+  if (value === 'none' || value === 'null') return 'none';
   const n = Number(value);
   if (!/^\+?\d+$/.test(value.trim()) || n < 1)
     throw new InvalidArgumentError('expected an integer >= 1 or "none".');
@@ -121,7 +122,7 @@ export function trainCommand(): Command {
 function fixedParams(flags: TrainFlags): SkParams {
   return {
     n_estimators: flags.nEstimators ?? DEFAULT_PARAMS.n_estimators,
-    max_depth: flags.maxDepth === undefined ? DEFAULT_PARAMS.max_depth : flags.maxDepth,
+    max_depth: flags.maxDepth === undefined || flags.maxDepth === 'none' ? null : flags.maxDepth,
     min_samples_split: flags.minSamplesSplit ?? DEFAULT_PARAMS.min_samples_split,
     min_samples_leaf: flags.minSamplesLeaf ?? DEFAULT_PARAMS.min_samples_leaf,
     max_features: flags.maxFeatures ?? DEFAULT_PARAMS.max_features,
