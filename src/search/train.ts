@@ -42,7 +42,7 @@ export interface TrainResult {
   artifact: Artifact;
   model: ForestModel;
   /** Wall-clock seconds per phase (kept out of the artifact, which must be byte-reproducible). */
-  timings: { read: number; search: number; refit: number; total: number };
+  timings: { read: number; prepare: number; search: number; refit: number; total: number };
 }
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
@@ -86,6 +86,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   const all: TrainingData = { columns: encoded, y, nClasses: classes.length };
   const trainData = selectRows(all, trainRows);
+  const tPrepare = performance.now();
 
   let params: SkParams;
   let search: TrainingFacts['search'] = null;
@@ -138,7 +139,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     model,
     timings: {
       read: s(t0, tRead),
-      search: s(tRead, tSearch),
+      prepare: s(tRead, tPrepare),
+      search: s(tPrepare, tSearch),
       refit: s(tSearch, tRefit),
       total: s(t0, performance.now()),
     },
