@@ -61,7 +61,7 @@ export async function writeFileAtomic(
   } catch (err) {
     // Let an in-flight write settle before the descriptor goes (the stream does not own it).
     if (!out.closed) {
-      const closed = new Promise((resolve) => out.once('close', resolve));
+      const closed = new Promise<void>((resolve) => out.once('close', () => resolve()));
       out.destroy();
       await closed;
     }

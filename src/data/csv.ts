@@ -20,103 +20,93 @@ export interface Table {
   sha256: string;
 }
 
-export interface ReadTableOptions {
+export interface ScanOptions {
   /** Columns whose cells must be integers. */
   integer?: readonly string[];
+  /**
+   * Called for a row with a bad cell instead of failing the scan (the row is skipped).
+   * Without it, the first bad cell ends the scan with a usage error.
+   */
+  onBadRow?: (problem: string) => void;
 }
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
-/** A parsed cell that is not a finite number: carries what the reader needs to name it. */
-class BadCell extends Error {
-  constructor(
-    readonly line: number,
-    readonly column: string,
-    readonly cell: string,
-    readonly expected: string,
-  ) {
-    super(
-      `line ${line}, column "${column}": ${cell === '' ? 'empty cell' : JSON.stringify(cell)}, expected ${expected}`,
-    );
-  }
+/** A cell that is not what the column needs, with what a message needs to name it. */
+class BadCell extends Error {}
+
+function badCell(line: number, column: string, cell: string, expected: string): BadCell {
+  const got = cell === '' ? 'empty cell' : JSON.stringify(cell);
+  return new BadCell(`line ${line}, column "${column}": ${got}, expected ${expected}`);
 }
 
-function grow(a: Float64Array): Float64Array {
-  const b = new Float64Array(a.length * 2);
-  b.set(a);
-  return b;
-}
-
-/**
- * Reads the named columns of a CSV file into typed arrays.
- * @throws SegserveError (usage) on a missing column, an empty file or a bad cell; (failure) on I/O.
- */
-export async function readTable(
-  path: string,
-  wanted: readonly string[],
-  opts: ReadTableOptions = {},
-): Promise<Table> {
+async function checkReadable(path: string): Promise<void> {
   try {
     if ((await stat(path)).isDirectory()) throw usageError(`cannot read ${path}: it is a directory`);
   } catch (err) {
     if (err instanceof SegserveError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw usageError(`cannot read ${path}: no such file`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw usageError(`cannot read ${path}: no such file`);
     throw ioError('read', path, err);
   }
+}
 
+/**
+ * Streams the named columns of a CSV file row by row: `onRow(values, line)` gets the row's values in
+ * `wanted` order (a reused array: copy what you keep) and its 1-based line number. Resolves to the
+ * sha256 of the file's bytes and the number of rows passed to `onRow`.
+ * @throws SegserveError (usage) on a missing column, an empty file or a bad cell; (failure) on I/O.
+ */
+export async function scanCsv(
+  path: string,
+  wanted: readonly string[],
+  onRow: (values: Float64Array, line: number) => void,
+  opts: ScanOptions = {},
+): Promise<{ sha256: string; rows: number }> {
+  await checkReadable(path);
   const integer = new Set(opts.integer ?? []);
   let index: number[] | undefined; // wanted column j is at record position index[j]
   let isInt: boolean[] = [];
-  let capacity = 1 << 14;
-  let columns: Float64Array[] = wanted.map(() => new Float64Array(capacity));
-  let nRows = 0;
+  const values = new Float64Array(wanted.length);
+  let rows = 0;
   const hash = createHash('sha256');
+  const parser = parse({ bom: true, skip_empty_lines: true, relax_column_count: false });
 
-  const parser = parse({
-    bom: true,
-    skip_empty_lines: true,
-    ltrim: false,
-    relax_column_count: false,
-  });
-
-  // Records are pushed synchronously while a chunk is parsed, so in flowing mode `parser.info.lines`
-  // is the line of the record at hand (csv-parse's per-record info objects cost 3x the parse).
-  const onRecord = (record: string[]): void => {
-    const line = parser.info.lines;
+  const onRecord = (record: string[], line: number): void => {
     if (index === undefined) {
-      const header = record;
-      const missing = wanted.filter((w) => !header.includes(w));
+      const missing = wanted.filter((w) => !record.includes(w));
       if (missing.length > 0) {
+        const names = missing.map((m) => `"${m}"`).join(', ');
         throw usageError(
-          `${path}: missing column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} in the header (found: ${header.join(', ')})`,
+          `${path}: missing column${missing.length > 1 ? 's' : ''} ${names} in the header (found: ${record.join(', ')})`,
         );
       }
-      index = wanted.map((w) => header.indexOf(w));
+      index = wanted.map((w) => record.indexOf(w));
       isInt = wanted.map((w) => integer.has(w));
       return;
-    }
-    if (nRows === capacity) {
-      capacity *= 2;
-      columns = columns.map(grow);
     }
     for (let j = 0; j < index.length; j++) {
       const cell = record[index[j] as number] as string;
       const v = Number(cell);
       if (cell === '' || !Number.isFinite(v) || !NUMBER.test(cell)) {
-        throw new BadCell(line, wanted[j] as string, cell, isInt[j] ? 'an integer' : 'a finite number');
+        throw badCell(line, wanted[j] as string, cell, isInt[j] ? 'an integer' : 'a finite number');
       }
-      if (isInt[j] && !Number.isInteger(v)) throw new BadCell(line, wanted[j] as string, cell, 'an integer');
-      (columns[j] as Float64Array)[nRows] = v;
+      if (isInt[j] && !Number.isInteger(v)) throw badCell(line, wanted[j] as string, cell, 'an integer');
+      values[j] = v;
     }
-    nRows++;
+    rows++;
+    onRow(values, line);
   };
+
+  // Records are pushed synchronously while a chunk is parsed, so in flowing mode `parser.info.lines`
+  // is the line of the record at hand (csv-parse's per-record info objects cost 3x the parse).
   parser.on('data', (record: string[]) => {
     if (parser.destroyed) return;
     try {
-      onRecord(record);
+      onRecord(record, parser.info.lines);
     } catch (err) {
-      parser.destroy(err as Error); // pipeline() rejects with it
+      if (err instanceof BadCell && opts.onBadRow) opts.onBadRow(err.message);
+      else parser.destroy(err as Error); // pipeline() rejects with it
     }
   });
 
@@ -125,9 +115,8 @@ export async function readTable(
   try {
     await pipeline(source, parser);
   } catch (err) {
-    if (err instanceof SegserveError) throw err;
-    if (err instanceof BadCell) throw usageError(`${path}: ${err.message}`);
-    const cause = (err as { cause?: unknown }).cause;
+    const cause =
+      err instanceof SegserveError || err instanceof BadCell ? err : (err as { cause?: unknown }).cause;
     if (cause instanceof SegserveError) throw cause;
     if (cause instanceof BadCell) throw usageError(`${path}: ${cause.message}`);
     if (err instanceof CsvError) {
@@ -142,11 +131,43 @@ export async function readTable(
   }
   if (index === undefined)
     throw usageError(`${path}: the file is empty (expected a header naming ${wanted.join(', ')})`);
+  return { sha256: hash.digest('hex'), rows };
+}
+
+/**
+ * Reads the named columns of a CSV file into typed arrays.
+ * @throws SegserveError (usage) on a missing column, an empty file, no rows or a bad cell; (failure) on I/O.
+ */
+export async function readTable(
+  path: string,
+  wanted: readonly string[],
+  opts: Pick<ScanOptions, 'integer'> = {},
+): Promise<Table> {
+  let capacity = 1 << 14;
+  let columns: Float64Array[] = wanted.map(() => new Float64Array(capacity));
+  let nRows = 0;
+  const { sha256 } = await scanCsv(
+    path,
+    wanted,
+    (values) => {
+      if (nRows === capacity) {
+        capacity *= 2;
+        columns = columns.map((c) => {
+          const bigger = new Float64Array(capacity);
+          bigger.set(c);
+          return bigger;
+        });
+      }
+      for (let j = 0; j < values.length; j++) (columns[j] as Float64Array)[nRows] = values[j] as number;
+      nRows++;
+    },
+    opts,
+  );
   if (nRows === 0) throw usageError(`${path}: no data rows after the header`);
   return {
     names: [...wanted],
     columns: columns.map((c) => c.slice(0, nRows) as Float64Array),
     nRows,
-    sha256: hash.digest('hex'),
+    sha256,
   };
 }
