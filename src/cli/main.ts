@@ -6,6 +6,9 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, SegserveError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { inspectCommand } from './inspect.js';
+import { predictCommand } from './predict.js';
+import { serveCommand } from './serve.js';
 import { simulateCommand } from './simulate.js';
 import { trainCommand } from './train.js';
 
@@ -18,6 +21,9 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(false);
   program.addCommand(simulateCommand());
   program.addCommand(trainCommand());
+  program.addCommand(predictCommand());
+  program.addCommand(inspectCommand());
+  program.addCommand(serveCommand());
   // Every (sub)command reports errors through us, as one line, and never exits by itself.
   const configure = (cmd: Command): void => {
     cmd.exitOverride().configureOutput({ outputError: () => {} });
@@ -33,6 +39,10 @@ function fail(message: string, code: number): void {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // A reader that stops early (`segserve predict ... | head`) is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
   const program = buildProgram();
   try {
     if (argv.length <= 2) {

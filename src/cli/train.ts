@@ -85,6 +85,11 @@ const FIXED_FLAGS = [
   ['bootstrap', '--bootstrap/--no-bootstrap'],
 ] as const;
 
+/** Where the wall-clock facts of a training run go: `model.json` → `model.run.json`. */
+export function runFilePath(modelPath: string): string {
+  return modelPath.replace(/(\.json)?$/, '.run.json');
+}
+
 export function trainCommand(): Command {
   return new Command('train')
     .description(
@@ -130,13 +135,13 @@ function fixedParams(flags: TrainFlags): SkParams {
   };
 }
 
-function fmtParams(p: SkParams): string {
+export function fmtParams(p: SkParams): string {
   return Object.entries(p)
     .map(([k, v]) => `${k}=${v === null ? 'None' : v}`)
     .join(' ');
 }
 
-function fmtMatrix(m: number[][], classes: readonly number[]): string {
+export function fmtMatrix(m: number[][], classes: readonly number[]): string {
   const width = Math.max(5, ...m.flat().map((v) => String(v).length));
   const pad = (s: string | number) => String(s).padStart(width);
   const header = `  ${'true\\pred'.padEnd(10)}${classes.map(pad).join(' ')}`;
@@ -180,7 +185,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   const { artifact, timings } = result;
   await saveArtifact(out, artifact);
   // Wall-clock facts live beside the artifact, so the artifact itself stays byte-reproducible.
-  const runPath = out.replace(/(\.json)?$/, '.run.json');
+  const runPath = runFilePath(out);
   const run = {
     model: out,
     trainedAt: new Date().toISOString(),

@@ -53,14 +53,15 @@ async function checkReadable(path: string): Promise<void> {
 
 /**
  * Streams the named columns of a CSV file row by row: `onRow(values, line)` gets the row's values in
- * `wanted` order (a reused array: copy what you keep) and its 1-based line number. Resolves to the
+ * `wanted` order (a reused array: copy what you keep) and its 1-based line number; if it returns a
+ * promise, reading pauses until it settles (backpressure for a writer downstream). Resolves to the
  * sha256 of the file's bytes and the number of rows passed to `onRow`.
  * @throws SegserveError (usage) on a missing column, an empty file or a bad cell; (failure) on I/O.
  */
 export async function scanCsv(
   path: string,
   wanted: readonly string[],
-  onRow: (values: Float64Array, line: number) => void,
+  onRow: (values: Float64Array, line: number) => void | Promise<void>,
   opts: ScanOptions = {},
 ): Promise<{ sha256: string; rows: number }> {
   await checkReadable(path);
@@ -95,7 +96,14 @@ export async function scanCsv(
       values[j] = v;
     }
     rows++;
-    onRow(values, line);
+    const wait = onRow(values, line);
+    if (wait) {
+      parser.pause();
+      wait.then(
+        () => parser.resume(),
+        (err: unknown) => parser.destroy(err as Error),
+      );
+    }
   };
 
   // Records are pushed synchronously while a chunk is parsed, so in flowing mode `parser.info.lines`

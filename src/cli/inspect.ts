@@ -1,0 +1,94 @@
+import { readFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import { loadArtifact } from '../pipeline/artifact.js';
+import { DEFAULT_MODEL_PATH, fmtMatrix, fmtParams, runFilePath } from './train.js';
+
+interface InspectFlags {
+  model: string;
+  json?: boolean;
+}
+
+export function inspectCommand(): Command {
+  return new Command('inspect')
+    .description('describe a model artifact: features, classes, forest size, params, scores, training facts')
+    .option('--model <path>', 'model artifact', DEFAULT_MODEL_PATH)
+    .option('--json', 'print one JSON object to stdout')
+    .action(runInspect);
+}
+
+/** The sidecar's wall-clock facts, if the file is there and readable (it is informative only). */
+async function readRunFacts(modelPath: string): Promise<{ trainedAt?: string; timings?: unknown } | null> {
+  try {
+    return JSON.parse(await readFile(runFilePath(modelPath), 'utf8')) as { trainedAt?: string };
+  } catch {
+    return null;
+  }
+}
+
+async function runInspect(flags: InspectFlags): Promise<void> {
+  const { artifact: a } = await loadArtifact(flags.model);
+  const run = await readRunFacts(flags.model);
+  const nodes = a.forest.trees.map((t) => t.feature.length);
+  const leaves = a.forest.trees.reduce((s, t) => s + t.feature.filter((f) => f === -1).length, 0);
+  const t = a.training;
+  const summary = {
+    model: flags.model,
+    format: a.format,
+    segserveVersion: a.segserveVersion,
+    trainedAt: run?.trainedAt ?? null,
+    target: a.target,
+    features: a.features,
+    classes: a.classes,
+    forest: {
+      trees: nodes.length,
+      nodes: nodes.reduce((s, n) => s + n, 0),
+      leaves,
+      maxNodes: Math.max(...nodes),
+    },
+    params: a.params,
+    search: t.search
+      ? {
+          nIter: t.search.nIter,
+          cv: t.search.cv,
+          scoring: t.search.scoring,
+          candidates: t.search.candidates.length,
+        }
+      : null,
+    cvScore: t.cvScore,
+    cvScoreSd: t.cvScoreSd,
+    testAccuracy: t.testAccuracy,
+    confusionMatrix: t.confusionMatrix,
+    featureImportances: Object.fromEntries(
+      a.features.map((f, j) => [f.name, t.featureImportances[j] ?? null]),
+    ),
+    data: t.data,
+    split: t.split,
+    seed: t.seed,
+    timings: run?.timings ?? null,
+  };
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return;
+  }
+  const feature = (f: (typeof a.features)[number]) =>
+    f.kind === 'categorical' ? `${f.name} (categorical: ${f.categories?.join(', ')})` : `${f.name} (numeric)`;
+  const lines = [
+    `model          ${flags.model}`,
+    `format         ${a.format.name} v${a.format.version}, trained by segserve ${a.segserveVersion}${run?.trainedAt ? ` on ${run.trainedAt}` : ''}`,
+    `predicts       ${a.target} in {${a.classes.join(', ')}} from ${a.features.length} features:`,
+    ...a.features.map(
+      (f, j) => `                 ${feature(f)}, importance ${(t.featureImportances[j] ?? 0).toFixed(3)}`,
+    ),
+    `forest         ${summary.forest.trees} trees, ${summary.forest.nodes} nodes (${leaves} leaves, at most ${summary.forest.maxNodes} in a tree)`,
+    `params         ${fmtParams(a.params)}`,
+    t.search
+      ? `cv             ${t.search.scoring} ${t.cvScore?.toFixed(4)} ± ${t.cvScoreSd?.toFixed(4)} (best of ${t.search.candidates.length} candidates, ${t.search.cv} folds)`
+      : 'cv             none (trained with --no-search)',
+    `test accuracy  ${(t.testAccuracy * 100).toFixed(2)}% on ${t.split.testRows} rows (trained on ${t.split.trainRows})`,
+    'confusion matrix (rows: true, columns: predicted):',
+    fmtMatrix(t.confusionMatrix, a.classes),
+    `data           ${t.data.path}, ${t.data.rows} rows, sha256 ${t.data.sha256}`,
+    `seed           ${t.seed}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

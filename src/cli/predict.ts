@@ -1,0 +1,53 @@
+import { Command, Option } from 'commander';
+import { writeChunk, writeFileAtomic } from '../data/atomic.js';
+import { loadArtifact } from '../pipeline/artifact.js';
+import { type BatchFormat, scoreCsv } from '../pipeline/batch.js';
+import { fmtInt, fmtSeconds } from './output.js';
+import { DEFAULT_MODEL_PATH } from './train.js';
+
+interface PredictFlags {
+  data: string;
+  model: string;
+  out: string;
+  format: BatchFormat;
+  skipBad?: boolean;
+}
+
+export function predictCommand(): Command {
+  return new Command('predict')
+    .description(
+      'score a CSV offline: the input columns, one probability column per class, the predicted class',
+    )
+    .requiredOption('--data <path>', 'CSV with the model’s input columns (age, income, response, events)')
+    .option('--model <path>', 'model artifact', DEFAULT_MODEL_PATH)
+    .option('--out <path>', 'output file, or - for stdout', '-')
+    .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
+    .option('--skip-bad', 'report bad rows on stderr and skip them instead of failing')
+    .action(runPredict);
+}
+
+async function runPredict(flags: PredictFlags): Promise<void> {
+  const { model, artifact } = await loadArtifact(flags.model);
+  const started = performance.now();
+  const opts = {
+    format: flags.format,
+    target: artifact.target,
+    onBadRow: flags.skipBad
+      ? (problem: string) => process.stderr.write(`segserve: skipped ${flags.data}: ${problem}\n`)
+      : undefined,
+  };
+  const toStdout = flags.out === '-';
+  let counts = { scored: 0, skipped: 0 };
+  if (toStdout)
+    counts = await scoreCsv(model, flags.data, (chunk) => writeChunk(process.stdout, chunk), opts);
+  else {
+    await writeFileAtomic(flags.out, async (out) => {
+      counts = await scoreCsv(model, flags.data, (chunk) => writeChunk(out, chunk), opts);
+    });
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const skipped = counts.skipped > 0 ? `, skipped ${fmtInt(counts.skipped)} bad rows` : '';
+  process.stderr.write(
+    `scored ${fmtInt(counts.scored)} rows${skipped} into ${toStdout ? 'stdout' : flags.out} in ${fmtSeconds(seconds)} s\n`,
+  );
+}
