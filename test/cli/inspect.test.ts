@@ -2,6 +2,7 @@ import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { VERSION } from '../../src/version.js';
 import { runCli } from '../helpers/cli.js';
 
 const MODEL = join(import.meta.dirname, '..', 'fixtures', 'model.json');
@@ -47,7 +48,7 @@ describe('segserve inspect', () => {
     const r = await runCli(['inspect', '--model', path]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
-      `segserve: ${path}: model format version 9 is not supported by segserve 0.1.0 (it reads version 1)\n`,
+      `segserve: ${path}: model format version 9 is not supported by segserve ${VERSION} (it reads version 1)\n`,
     );
   });
 });

@@ -24,9 +24,7 @@ describe('segserve predict', () => {
   it('writes the input columns, one probability column per class and the predicted segment', async () => {
     const r = await runCli(['predict', '--data', input, '--model', MODEL]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toBe(
-      'scored 4 rows into stdout in 0.00 s\n'.replace('0.00', r.stderr.match(/in (\S+) s/)?.[1] ?? ''),
-    );
+    expect(r.stderr).toMatch(/^scored 4 rows into stdout in \d+\.\d\d s\n$/);
     const [header, ...lines] = r.stdout.trim().split('\n');
     expect(header).toBe('age,income,response,events,p_segment_0,p_segment_1,p_segment_2,segment');
     const model = await loadModel(MODEL);
