@@ -1,11 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { writeTextAtomic } from '../data/atomic.js';
+import { checkWritable, writeTextAtomic } from '../data/atomic.js';
 import { usageError } from '../errors.js';
 import type { MaxFeatures } from '../forest/types.js';
 import { type SkParams, saveArtifact } from '../pipeline/artifact.js';
+import { renderReport } from '../report/report.js';
 import { SCORINGS, type Scoring } from '../search/cv.js';
 import { checkParams, DEFAULT_PARAMS, DEFAULT_SPACE, parseSpace, type Space } from '../search/space.js';
 import { FEATURES, TARGET, train } from '../search/train.js';
@@ -26,6 +27,7 @@ interface TrainFlags {
   testSize: number;
   workers: number;
   space?: string;
+  report: string | boolean;
   json?: boolean;
   search: boolean;
   nEstimators?: number;
@@ -104,6 +106,8 @@ export function trainCommand(): Command {
     .option('--test-size <f>', 'fraction of rows held out for the test score', fraction, 0.4)
     .option('--workers <n>', 'worker threads for the search', positiveInt, availableParallelism())
     .option('--space <file>', "JSON search space in scikit-learn's names (replaces the post's grid)")
+    .option('--report <path>', 'training report (HTML) to write (default: report.html beside --out)')
+    .option('--no-report', 'do not write the training report')
     .option('--json', 'print one JSON summary to stdout')
     .option('--no-search', 'fit one forest with the parameters below instead of searching')
     .option('--n-estimators <n>', `trees (--no-search; default ${DEFAULT_PARAMS.n_estimators})`, positiveInt)
@@ -164,6 +168,14 @@ async function runTrain(flags: TrainFlags): Promise<void> {
 
   const out = flags.out ?? DEFAULT_MODEL_PATH;
   if (flags.out === undefined) await mkdir(dirname(out), { recursive: true });
+  const reportPath =
+    flags.report === false
+      ? null
+      : typeof flags.report === 'string'
+        ? flags.report
+        : join(dirname(out), 'report.html');
+  await checkWritable(out);
+  if (reportPath) await checkWritable(reportPath);
 
   const started = performance.now();
   const bar = flags.search ? progressBar(flags.nIter * flags.cv, 'search (fits)') : progressBar(0, '', 1);
@@ -184,16 +196,21 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   }
   const { artifact, timings } = result;
   await saveArtifact(out, artifact);
+  const trainedAt = new Date().toISOString();
   // Wall-clock facts live beside the artifact, so the artifact itself stays byte-reproducible.
   const runPath = runFilePath(out);
   const run = {
     model: out,
-    trainedAt: new Date().toISOString(),
+    trainedAt,
     workers: flags.search ? flags.workers : 1,
     node: process.version,
     timings,
   };
   await writeTextAtomic(runPath, `${JSON.stringify(run, null, 2)}\n`);
+  if (reportPath) {
+    const html = await renderReport({ ...result, timings, trainedAt });
+    await writeTextAtomic(reportPath, html);
+  }
   const seconds = (performance.now() - started) / 1000;
 
   const t = artifact.training;
@@ -201,6 +218,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     const summary = {
       model: out,
       run: runPath,
+      report: reportPath,
       params: artifact.params,
       cvScore: t.cvScore,
       cvScoreSd: t.cvScoreSd,
@@ -224,7 +242,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     `test accuracy: ${(t.testAccuracy * 100).toFixed(2)}%`,
     'confusion matrix (rows: true segment, columns: predicted):',
     fmtMatrix(t.confusionMatrix, artifact.classes),
-    `model written to ${out}`,
+    `model written to ${out}${reportPath ? `, report to ${reportPath}` : ''}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { access, constants, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { SegserveError } from '../errors.js';
@@ -68,6 +68,23 @@ export async function writeFileAtomic(
     await handle.close().catch(() => {});
     await unlink(tmp).catch(() => {});
     throw err instanceof SegserveError ? err : ioError('write', path, err);
+  }
+}
+
+/**
+ * Fails early, before a long job, if `path` could not be written: its folder must exist and be
+ * writable, and the path must not be a directory.
+ */
+export async function checkWritable(path: string): Promise<void> {
+  try {
+    const folder = dirname(path);
+    if (!(await stat(folder)).isDirectory())
+      throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+    await access(folder, constants.W_OK);
+    if ((await stat(path).catch(() => null))?.isDirectory())
+      throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  } catch (err) {
+    throw ioError('write', path, err);
   }
 }
 

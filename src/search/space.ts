@@ -98,16 +98,17 @@ export function spaceSize(space: Space): number {
   return PARAM_NAMES.reduce((n, k) => n * space[k].length, 1);
 }
 
-/** The i-th combination in a fixed (mixed-radix, last key fastest) order. */
+/** The i-th combination in a fixed (mixed-radix, last key fastest) order, keys in PARAM_NAMES order. */
 function combination(space: Space, index: number): SkParams {
-  const p = {} as Record<string, unknown>;
+  const picks = new Array<number>(PARAM_NAMES.length);
   for (let k = PARAM_NAMES.length - 1; k >= 0; k--) {
-    const key = PARAM_NAMES[k] as keyof SkParams;
-    const values = space[key];
-    p[key] = values[index % values.length];
-    index = Math.floor(index / values.length);
+    const n = space[PARAM_NAMES[k] as keyof SkParams].length;
+    picks[k] = index % n;
+    index = Math.floor(index / n);
   }
-  return p as unknown as SkParams;
+  return Object.fromEntries(
+    PARAM_NAMES.map((key, k) => [key, space[key][picks[k] as number]]),
+  ) as unknown as SkParams;
 }
 
 /**

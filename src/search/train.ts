@@ -41,8 +41,27 @@ export interface TrainOptions {
 export interface TrainResult {
   artifact: Artifact;
   model: ForestModel;
+  /** Each CSV column over all rows (for the report). */
+  columns: { name: string; mean: number; sd: number; min: number; max: number }[];
+  /** Rows of each class (in `artifact.classes` order) in the train and test splits. */
+  classCounts: { train: number[]; test: number[] };
   /** Wall-clock seconds per phase (kept out of the artifact, which must be byte-reproducible). */
   timings: { read: number; prepare: number; search: number; refit: number; total: number };
+}
+
+function summarize(name: string, col: Float64Array) {
+  let sum = 0;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const v of col) {
+    sum += v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const mean = sum / col.length;
+  let ss = 0;
+  for (const v of col) ss += (v - mean) ** 2;
+  return { name, mean, sd: col.length > 1 ? Math.sqrt(ss / (col.length - 1)) : 0, min, max };
 }
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
@@ -134,9 +153,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   };
   const artifact = buildArtifact(model, TARGET, forestParams, training);
   const s = (a: number, b: number) => Number(((b - a) / 1000).toFixed(3));
+  const countClasses = (rows: Int32Array) => {
+    const counts = new Array<number>(k).fill(0);
+    for (const r of rows) counts[y[r] as number] = (counts[y[r] as number] as number) + 1;
+    return counts;
+  };
   return {
     artifact,
     model,
+    columns: table.names.map((name, j) => summarize(name, table.columns[j] as Float64Array)),
+    classCounts: { train: countClasses(trainRows), test: countClasses(testRows) },
     timings: {
       read: s(t0, tRead),
       prepare: s(tRead, tPrepare),

@@ -1,0 +1,262 @@
+/**
+ * The training report: one self-contained HTML file (no script, no network) with the data summary,
+ * the CV score of every candidate against its parameters, the confusion matrix as a heatmap, feature
+ * importances and class balance. Charts are Vega-Lite specs rendered to inline SVG at train time,
+ * with vega's headless renderer (no browser, no canvas).
+ */
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { Artifact } from '../pipeline/artifact.js';
+
+export interface ColumnSummary {
+  name: string;
+  mean: number;
+  sd: number;
+  min: number;
+  max: number;
+}
+
+export interface ReportInput {
+  artifact: Artifact;
+  /** Summary of each input column over all rows of the data. */
+  columns: ColumnSummary[];
+  /** Rows of each class (in artifact.classes order) in the train and test splits. */
+  classCounts: { train: number[]; test: number[] };
+  timings: Record<string, number>;
+  trainedAt: string;
+}
+
+const WIDTH = 420;
+const FONT = 'system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif';
+
+async function toSvg(spec: TopLevelSpec): Promise<string> {
+  const themed = { config: { font: FONT, view: { stroke: null } }, ...spec } as TopLevelSpec;
+  const view = new vega.View(vega.parse(compile(themed).spec), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  return svg;
+}
+
+const escape = (s: string) =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
+
+function fmt(x: number | null | undefined, digits = 4): string {
+  return x === null || x === undefined ? '–' : x.toFixed(digits);
+}
+
+function candidatesChart(a: Artifact): TopLevelSpec | null {
+  const search = a.training.search;
+  if (!search) return null;
+  const values = search.candidates.map((c, i) => ({
+    candidate: i,
+    score: c.meanScore,
+    sd: c.sdScore,
+    n_estimators: c.params.n_estimators,
+    max_depth: c.params.max_depth === null ? 'None' : String(c.params.max_depth),
+    min_samples_split: c.params.min_samples_split,
+    min_samples_leaf: c.params.min_samples_leaf,
+    bootstrap: c.params.bootstrap ? 'bootstrap' : 'no bootstrap',
+    best: i === search.bestIndex ? 'best' : 'other',
+  }));
+  const depthOrder = [...new Set(values.map((v) => v.max_depth))].sort((x, y) =>
+    x === 'None' ? 1 : y === 'None' ? -1 : Number(x) - Number(y),
+  );
+  return {
+    title: `CV ${search.scoring} of each candidate (${search.cv}-fold mean)`,
+    data: { values },
+    width: WIDTH,
+    height: 260,
+    mark: { type: 'point', filled: true, opacity: 0.75 },
+    encoding: {
+      x: {
+        field: 'max_depth',
+        type: 'ordinal',
+        sort: depthOrder,
+        title: 'max_depth',
+        axis: { labelAngle: 0 },
+      },
+      xOffset: { field: 'n_estimators', type: 'ordinal' },
+      y: { field: 'score', type: 'quantitative', scale: { zero: false }, title: `mean CV ${search.scoring}` },
+      color: { field: 'bootstrap', type: 'nominal', title: null },
+      shape: {
+        field: 'best',
+        type: 'nominal',
+        scale: { domain: ['best', 'other'], range: ['diamond', 'circle'] },
+        title: null,
+      },
+      size: { field: 'min_samples_leaf', type: 'ordinal', title: 'min_samples_leaf' },
+    },
+  };
+}
+
+function confusionChart(a: Artifact): TopLevelSpec {
+  const values = a.training.confusionMatrix.flatMap((row, i) =>
+    row.map((count, j) => ({ truth: String(a.classes[i]), predicted: String(a.classes[j]), count })),
+  );
+  return {
+    title: 'Confusion matrix on the test split',
+    data: { values },
+    width: 240,
+    height: 240,
+    encoding: {
+      x: { field: 'predicted', type: 'ordinal', title: `predicted ${a.target}`, axis: { labelAngle: 0 } },
+      y: { field: 'truth', type: 'ordinal', title: `true ${a.target}` },
+    },
+    layer: [
+      {
+        mark: 'rect',
+        encoding: {
+          color: {
+            field: 'count',
+            type: 'quantitative',
+            scale: { scheme: 'blues', type: 'symlog' },
+            legend: null,
+          },
+        },
+      },
+      {
+        mark: { type: 'text', fontSize: 14 },
+        encoding: {
+          text: { field: 'count', type: 'quantitative' },
+          color: {
+            condition: {
+              test: `datum.count > ${Math.max(...values.map((v) => v.count)) / 4}`,
+              value: 'white',
+            },
+            value: 'black',
+          },
+        },
+      },
+    ],
+  };
+}
+
+function importanceChart(a: Artifact): TopLevelSpec {
+  return {
+    title: 'Feature importances (mean decrease in Gini)',
+    data: {
+      values: a.features.map((f, j) => ({
+        feature: f.name,
+        importance: a.training.featureImportances[j] ?? 0,
+      })),
+    },
+    width: WIDTH,
+    height: 24 * a.features.length,
+    mark: 'bar',
+    encoding: {
+      y: { field: 'feature', type: 'nominal', sort: '-x', title: null },
+      x: { field: 'importance', type: 'quantitative', title: 'importance' },
+    },
+  };
+}
+
+function balanceChart(a: Artifact, counts: ReportInput['classCounts']): TopLevelSpec {
+  const values = (['train', 'test'] as const).flatMap((split) =>
+    a.classes.map((c, i) => ({ split, class: String(c), rows: counts[split][i] ?? 0 })),
+  );
+  return {
+    title: `Class balance (${a.target})`,
+    data: { values },
+    width: WIDTH,
+    height: 160,
+    mark: 'bar',
+    encoding: {
+      x: { field: 'class', type: 'nominal', title: a.target, axis: { labelAngle: 0 } },
+      xOffset: { field: 'split', type: 'nominal' },
+      y: { field: 'rows', type: 'quantitative' },
+      color: { field: 'split', type: 'nominal', title: null },
+    },
+  };
+}
+
+function table(headers: string[], rows: (string | number)[][]): string {
+  const head = headers.map((h) => `<th>${escape(h)}</th>`).join('');
+  const body = rows
+    .map((r) => `<tr>${r.map((c) => `<td>${escape(String(c))}</td>`).join('')}</tr>`)
+    .join('\n');
+  return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
+}
+
+/** Renders the report as one HTML document. */
+export async function renderReport(input: ReportInput): Promise<string> {
+  const { artifact: a, columns } = input;
+  const t = a.training;
+  const charts: [string, TopLevelSpec | null][] = [
+    ['candidates', candidatesChart(a)],
+    ['confusion', confusionChart(a)],
+    ['importances', importanceChart(a)],
+    ['balance', balanceChart(a, input.classCounts)],
+  ];
+  const figures = await Promise.all(
+    charts
+      .filter((c): c is [string, TopLevelSpec] => c[1] !== null)
+      .map(async ([id, spec]) => `<figure id="chart-${id}" class="chart">${await toSvg(spec)}</figure>`),
+  );
+  const best = t.search
+    ? [...t.search.candidates.entries()]
+        .sort((x, y) => y[1].meanScore - x[1].meanScore || x[0] - y[0])
+        .slice(0, 10)
+    : [];
+  const paramNames = Object.keys(a.params) as (keyof Artifact['params'])[];
+  const show = (v: unknown) => (v === null ? 'None' : String(v));
+  const params = paramNames.map((k) => [k, show(a.params[k])]);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>segserve training report</title>
+<style>
+  body { font-family: ${FONT}; margin: 2rem auto; max-width: 60rem; padding: 0 1rem; color: #1a1a1a; }
+  h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
+  table { border-collapse: collapse; margin: 0.5rem 0; font-size: 0.9rem; }
+  th, td { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: right; }
+  th { background: #f5f5f5; } td:first-child, th:first-child { text-align: left; }
+  .facts { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; }
+  .facts dt { color: #555; } .facts dd { margin: 0; font-variant-numeric: tabular-nums; }
+  figure.chart { margin: 1rem 0; } code { font-size: 0.85rem; }
+</style>
+</head>
+<body>
+<h1>segserve training report</h1>
+<dl class="facts">
+  <dt>model</dt><dd>${escape(a.target)} ~ ${escape(a.features.map((f) => f.name).join(' + '))}, ${a.forest.trees.length} trees</dd>
+  <dt>test accuracy</dt><dd id="test-accuracy">${(t.testAccuracy * 100).toFixed(2)}% on ${t.split.testRows} rows</dd>
+  <dt>CV score</dt><dd>${t.search ? `${escape(t.search.scoring)} ${fmt(t.cvScore)} ± ${fmt(t.cvScoreSd)} (${t.search.candidates.length} candidates × ${t.search.cv} folds)` : 'no search'}</dd>
+  <dt>data</dt><dd><code>${escape(t.data.path)}</code>, ${t.data.rows} rows (train ${t.split.trainRows}, test ${t.split.testRows}), sha256 <code>${t.data.sha256.slice(0, 16)}…</code></dd>
+  <dt>seed</dt><dd>${t.seed}</dd>
+  <dt>trained</dt><dd>${escape(input.trainedAt)} by segserve ${escape(a.segserveVersion)}; ${Object.entries(
+    input.timings,
+  )
+    .map(([k, v]) => `${k} ${v.toFixed(2)} s`)
+    .join(', ')}</dd>
+</dl>
+<h2>Data</h2>
+${table(
+  ['column', 'mean', 'sd', 'min', 'max'],
+  columns.map((c) => [c.name, fmt(c.mean, 3), fmt(c.sd, 3), c.min, c.max]),
+)}
+<h2>Chosen parameters</h2>
+${table(['parameter', 'value'], params)}
+<h2>Charts</h2>
+${figures.join('\n')}
+${
+  best.length > 0
+    ? `<h2>Top candidates</h2>\n${table(
+        ['#', 'mean score', 'sd', ...Object.keys(a.params)],
+        best.map(([i, c]) => [
+          i,
+          fmt(c.meanScore),
+          fmt(c.sdScore),
+          ...Object.values(c.params).map((v) => (v === null ? 'None' : String(v))),
+        ]),
+      )}`
+    : ''
+}
+</body>
+</html>
+`;
+}
