@@ -47,7 +47,7 @@ async function runSimulate(flags: SimulateFlags): Promise<void> {
   const bar = progressBar(flags.rows, 'simulate', 200_000);
   const opts = { spec, seed: flags.seed, rows: flags.rows, onProgress: bar.update };
   try {
-    if (toStdout) await writeCustomersCsv(process.stdout, opts);
+    if (toStdout) await writeCustomersCsv(process.stdout, { ...opts, recycleChunks: true });
     else await simulateToFile(path, opts);
   } finally {
     bar.stop();

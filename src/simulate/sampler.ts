@@ -15,9 +15,8 @@ const SIMULATE_STREAM = 0x53494d; // "SIM"
 
 export interface Customer {
   age: number;
+  /** Income as written to CSV (rounded to `INCOME_DECIMALS` decimals): `formatIncome(income)` is the text. */
   income: number;
-  /** `income` as written to CSV, `INCOME_DECIMALS` decimals. */
-  incomeText: string;
   class: number;
   response: number;
   segment: number;
@@ -42,6 +41,32 @@ function pick(cum: Float64Array, u: number): number {
   return last;
 }
 
+const INCOME_SCALE = 10 ** INCOME_DECIMALS;
+/** Below this, `x * INCOME_SCALE` (< 2^30) is within 1.2e-7 (half an ulp) of the exact product. */
+const FAST_INCOME_LIMIT = 1e5;
+/** A product this close to a tie (…5 in the next decimal) is rounded by `toFixed` instead. */
+const TIE_MARGIN = 1e-6;
+
+/**
+ * `+x.toFixed(INCOME_DECIMALS)` for x >= 0, the value that is written, without making a string on the
+ * hot path. `toFixed` rounds the exact binary value, ties up; so does this, away from near-ties.
+ */
+export function roundIncome(x: number): number {
+  if (x < FAST_INCOME_LIMIT) {
+    const r = x * INCOME_SCALE;
+    const f = Math.floor(r);
+    const d = r - f - 0.5;
+    if (d > TIE_MARGIN) return (f + 1) / INCOME_SCALE;
+    if (d < -TIE_MARGIN) return f / INCOME_SCALE;
+  }
+  return +x.toFixed(INCOME_DECIMALS);
+}
+
+/** The CSV text of an income returned by `roundIncome`: `INCOME_DECIMALS` decimals. */
+export function formatIncome(income: number): string {
+  return income.toFixed(INCOME_DECIMALS);
+}
+
 /** The class rule of step 6, on the income as written. */
 export function classOf(spec: Spec, age: number, income: number): number {
   for (const g of spec.classThresholds) {
@@ -56,7 +81,8 @@ export function segmentOf(cls: number, response: number): number {
 }
 
 export class CustomerSampler {
-  private readonly rng: Rng;
+  private readonly uniform: Rng['uniform'];
+  private readonly normal: Rng['normal'];
   private readonly bandCum: Float64Array;
   private readonly bandMin: Int32Array;
   private readonly bandSize: Int32Array;
@@ -65,12 +91,14 @@ export class CustomerSampler {
   private readonly classBelow: Float64Array;
   private readonly classT1: Float64Array;
   private readonly classT2: Float64Array;
+  private readonly incomeOffset: number;
+  private readonly incomeSd: number;
+  private readonly olderFrom: number;
 
-  constructor(
-    private readonly spec: Spec,
-    seed: number,
-  ) {
-    this.rng = createRng(seed, SIMULATE_STREAM);
+  constructor(spec: Spec, seed: number) {
+    const rng = createRng(seed, SIMULATE_STREAM);
+    this.uniform = rng.uniform;
+    this.normal = rng.normal;
     this.bandCum = cumulative(spec.ageBands.map((b) => b.probability));
     this.bandMin = Int32Array.from(spec.ageBands, (b) => b.min);
     this.bandSize = Int32Array.from(spec.ageBands, (b) => b.max - b.min + 1);
@@ -84,27 +112,24 @@ export class CustomerSampler {
     this.classBelow = Float64Array.from(spec.classThresholds, (g) => g.belowAge ?? Number.POSITIVE_INFINITY);
     this.classT1 = Float64Array.from(spec.classThresholds, (g) => g.level1);
     this.classT2 = Float64Array.from(spec.classThresholds, (g) => g.level2);
+    this.incomeOffset = spec.income.offset;
+    this.incomeSd = spec.income.sd;
+    this.olderFrom = spec.olderFrom;
   }
 
   /** Draws the next customer into `out` (reused to keep the hot loop allocation-free). */
   next(out: Customer): Customer {
-    const { rng } = this;
-    const band = pick(this.bandCum, rng.uniform());
-    const age = (this.bandMin[band] as number) + Math.floor(rng.uniform() * (this.bandSize[band] as number));
-    const z = rng.normal();
-    const incomeText = (age + Math.abs(this.spec.income.offset + this.spec.income.sd * z)).toFixed(
-      INCOME_DECIMALS,
-    );
-    const income = +incomeText;
-    const older = age >= this.spec.olderFrom ? 1 : 0;
-    const events = pick(this.eventCum[older], rng.uniform());
-    const response = rng.uniform() < (this.responseP[older][events] as number) ? 1 : 0;
+    const band = pick(this.bandCum, this.uniform());
+    const age = (this.bandMin[band] as number) + Math.floor(this.uniform() * (this.bandSize[band] as number));
+    const income = roundIncome(age + Math.abs(this.incomeOffset + this.incomeSd * this.normal()));
+    const older = age >= this.olderFrom ? 1 : 0;
+    const events = pick(this.eventCum[older], this.uniform());
+    const response = this.uniform() < (this.responseP[older][events] as number) ? 1 : 0;
     let g = 0;
     while (age >= (this.classBelow[g] as number)) g++;
     const cls = income >= (this.classT2[g] as number) ? 2 : income >= (this.classT1[g] as number) ? 1 : 0;
     out.age = age;
     out.income = income;
-    out.incomeText = incomeText;
     out.class = cls;
     out.response = response;
     out.segment = cls === 0 ? response : 1 + response;
@@ -114,5 +139,5 @@ export class CustomerSampler {
 }
 
 export function emptyCustomer(): Customer {
-  return { age: 0, income: 0, incomeText: '', class: 0, response: 0, segment: 0, events: 0 };
+  return { age: 0, income: 0, class: 0, response: 0, segment: 0, events: 0 };
 }

@@ -3,7 +3,7 @@
  * process; `--spec FILE` deep-merges a partial JSON object over it (arrays replace whole), and
  * `parseSpec` validates the result once, at the boundary, so the sampler never re-checks anything.
  */
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { usageError } from '../errors.js';
 
 export interface AgeBand {
@@ -141,7 +141,12 @@ export const SPEC_SCHEMA = {
   },
 } as const;
 
-const validate = new Ajv({ allErrors: false, strict: true }).compile<Spec>(SPEC_SCHEMA);
+let compiled: ValidateFunction<Spec> | undefined;
+/** Compiled on first use: `segserve simulate` without --spec never pays for it (start-up time). */
+function validator(): ValidateFunction<Spec> {
+  compiled ??= new Ajv({ allErrors: false, strict: true }).compile<Spec>(SPEC_SCHEMA);
+  return compiled;
+}
 
 /** `/ageBands/1/probability` → `ageBands[1].probability`. */
 function keyPath(pointer: string): string {
@@ -225,6 +230,7 @@ function deepMerge(base: unknown, override: unknown): unknown {
 export function parseSpec(override: unknown, source = 'spec'): Spec {
   if (!isPlainObject(override)) throw usageError(`${source}: expected a JSON object of spec overrides`);
   const merged = deepMerge(structuredClone(DEFAULT_SPEC), override);
+  const validate = validator();
   if (!validate(merged)) {
     const first = validate.errors?.[0];
     throw usageError(`${source}: ${first ? describeSchemaError(first) : 'invalid spec'}`);
