@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { loadArtifact } from '../pipeline/artifact.js';
-import { DEFAULT_MODEL_PATH, fmtMatrix, fmtParams, runFilePath } from './train.js';
+import { DEFAULT_MODEL_PATH } from '../defaults.js';
+import { fmtMatrix, fmtParams, runFilePath } from './train.js';
 
 interface InspectFlags {
   model: string;
@@ -26,6 +26,7 @@ async function readRunFacts(modelPath: string): Promise<{ trainedAt?: string; ti
 }
 
 async function runInspect(flags: InspectFlags): Promise<void> {
+  const { loadArtifact } = await import('../pipeline/artifact.js');
   const { artifact: a } = await loadArtifact(flags.model);
   const run = await readRunFacts(flags.model);
   const nodes = a.forest.trees.map((t) => t.feature.length);

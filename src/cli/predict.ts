@@ -1,9 +1,8 @@
 import { Command, Option } from 'commander';
 import { writeChunk, writeFileAtomic } from '../data/atomic.js';
-import { loadArtifact } from '../pipeline/artifact.js';
-import { type BatchFormat, scoreCsv } from '../pipeline/batch.js';
+import { DEFAULT_MODEL_PATH } from '../defaults.js';
+import type { BatchFormat } from '../pipeline/batch.js';
 import { fmtInt, fmtSeconds } from './output.js';
-import { DEFAULT_MODEL_PATH } from './train.js';
 
 interface PredictFlags {
   data: string;
@@ -27,6 +26,8 @@ export function predictCommand(): Command {
 }
 
 async function runPredict(flags: PredictFlags): Promise<void> {
+  const { loadArtifact } = await import('../pipeline/artifact.js');
+  const { scoreCsv } = await import('../pipeline/batch.js');
   const { model, artifact } = await loadArtifact(flags.model);
   const started = performance.now();
   const opts = {

@@ -1,12 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Command } from 'commander';
-import { DEFAULT_ROWS, DEFAULT_SEED, simulateToFile, writeCustomersCsv } from '../simulate/simulate.js';
-import { DEFAULT_SPEC, parseSpec, type Spec } from '../simulate/spec.js';
+import { DEFAULT_DATA_PATH, DEFAULT_ROWS, DEFAULT_SEED } from '../defaults.js';
+import type { Spec } from '../simulate/spec.js';
 import { positiveInt, readJsonFile, seed } from './options.js';
 import { fmtInt, fmtSeconds, progressBar } from './output.js';
-
-export const DEFAULT_DATA_PATH = 'data/customers.csv';
 
 interface SimulateFlags {
   rows: number;
@@ -32,6 +30,8 @@ export function simulateCommand(): Command {
 }
 
 async function runSimulate(flags: SimulateFlags): Promise<void> {
+  const { DEFAULT_SPEC, parseSpec } = await import('../simulate/spec.js');
+  const { simulateToFile, writeCustomersCsv } = await import('../simulate/simulate.js');
   const spec: Spec = flags.spec
     ? parseSpec(await readJsonFile(flags.spec, 'spec file'), flags.spec)
     : structuredClone(DEFAULT_SPEC);

@@ -3,19 +3,14 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkWritable, writeTextAtomic } from '../data/atomic.js';
+import { DEFAULT_DATA_PATH, DEFAULT_MODEL_PATH, DEFAULT_SEED, FEATURES, TARGET } from '../defaults.js';
 import { usageError } from '../errors.js';
 import type { MaxFeatures } from '../forest/types.js';
-import { type SkParams, saveArtifact } from '../pipeline/artifact.js';
-import { renderReport } from '../report/report.js';
-import { SCORINGS, type Scoring } from '../search/cv.js';
+import type { SkParams } from '../pipeline/params.js';
+import { SCORINGS, type Scoring } from '../search/scoring.js';
 import { checkParams, DEFAULT_PARAMS, DEFAULT_SPACE, parseSpace, type Space } from '../search/space.js';
-import { FEATURES, TARGET, train } from '../search/train.js';
-import { DEFAULT_SEED } from '../simulate/simulate.js';
 import { positiveInt, readJsonFile, seed } from './options.js';
 import { fmtSeconds, progressBar } from './output.js';
-import { DEFAULT_DATA_PATH } from './simulate.js';
-
-export const DEFAULT_MODEL_PATH = 'artifacts/model.json';
 
 interface TrainFlags {
   data: string;
@@ -177,6 +172,9 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   await checkWritable(out);
   if (reportPath) await checkWritable(reportPath);
 
+  const { train } = await import('../search/train.js');
+  const { saveArtifact } = await import('../pipeline/artifact.js');
+  const { renderReport } = await import('../report/report.js');
   const started = performance.now();
   const bar = flags.search ? progressBar(flags.nIter * flags.cv, 'search (fits)') : progressBar(0, '', 1);
   let result: Awaited<ReturnType<typeof train>>;

@@ -95,9 +95,16 @@ export function writeTextAtomic(path: string, text: string): Promise<void> {
   });
 }
 
-/** Writes `chunk`, waiting for 'drain' when the stream's buffer is full. */
-export async function writeChunk(out: NodeJS.WritableStream, chunk: string): Promise<void> {
-  if (!out.write(chunk)) {
+/**
+ * Writes `chunk` (then calls `done` once the stream is through with it), waiting for 'drain' when the
+ * stream's buffer is full.
+ */
+export async function writeChunk(
+  out: NodeJS.WritableStream,
+  chunk: string | Uint8Array,
+  done?: () => void,
+): Promise<void> {
+  if (!out.write(chunk, done)) {
     await new Promise<void>((resolve, reject) => {
       const onDrain = () => {
         out.off('error', onError);

@@ -4,8 +4,22 @@
  * purpose, seeded with an array of 32-bit words (init_by_array), so that a user's seed and a task's
  * coordinates (say candidate and fold) give independent, reproducible streams.
  */
-import normal from '@stdlib/random-base-normal';
-import randu from '@stdlib/random-base-randu';
+import { createRequire } from 'node:module';
+
+export { isValidSeed, MAX_SEED } from './seed.js';
+
+type Randu = typeof import('@stdlib/random-base-randu');
+type Normal = typeof import('@stdlib/random-base-normal');
+// The @stdlib packages are CommonJS: required on first use, so commands that draw nothing never load them.
+const require = createRequire(import.meta.url);
+let stdlib: { randu: Randu; normal: Normal } | undefined;
+function loadStdlib(): { randu: Randu; normal: Normal } {
+  stdlib ??= {
+    randu: require('@stdlib/random-base-randu') as Randu,
+    normal: require('@stdlib/random-base-normal') as Normal,
+  };
+  return stdlib;
+}
 
 export interface Rng {
   /** Uniform on [0, 1), 53-bit resolution. */
@@ -16,20 +30,14 @@ export interface Rng {
   int: (n: number) => number;
 }
 
-export const MAX_SEED = 2 ** 32 - 1;
-
 /**
  * A generator seeded with `words` (each an integer in [0, 2^32)). The array is always passed with at
  * least two words, so that seed 0 is valid and `[s]` never collides with a numeric seed.
  */
 export function createRng(...words: number[]): Rng {
   const seed = Uint32Array.from(words.length >= 2 ? words : [...words, 0]);
+  const { randu, normal } = loadStdlib();
   const uniform = randu.factory({ name: 'mt19937', seed });
   const gauss = normal.factory(0, 1, { prng: uniform });
   return { uniform, normal: gauss, int: (n) => Math.floor(uniform() * n) };
-}
-
-/** True for an integer seed in [0, 2^32). */
-export function isValidSeed(n: number): boolean {
-  return Number.isInteger(n) && n >= 0 && n <= MAX_SEED;
 }

@@ -5,50 +5,19 @@
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { writeTextAtomic } from '../data/atomic.js';
 import { SegserveError } from '../errors.js';
 import { Forest } from '../forest/forest.js';
-import type { ForestParams, MaxFeatures, Tree } from '../forest/types.js';
+import type { ForestParams, Tree } from '../forest/types.js';
 import { VERSION } from '../version.js';
 import { OrdinalEncoder } from './encoder.js';
 import { ForestModel } from './model.js';
+import { type SkParams, toSkParams } from './params.js';
 import type { FeatureInfo } from './types.js';
 
 export const FORMAT_NAME = 'segserve-model';
 export const FORMAT_VERSION = 1;
-
-/** Hyperparameters as scikit-learn names them: what users read and write (artifact, --space, --json). */
-export interface SkParams {
-  n_estimators: number;
-  max_depth: number | null;
-  min_samples_split: number;
-  min_samples_leaf: number;
-  max_features: MaxFeatures;
-  bootstrap: boolean;
-}
-
-export function toSkParams(p: ForestParams): SkParams {
-  return {
-    n_estimators: p.nEstimators,
-    max_depth: p.maxDepth,
-    min_samples_split: p.minSamplesSplit,
-    min_samples_leaf: p.minSamplesLeaf,
-    max_features: p.maxFeatures,
-    bootstrap: p.bootstrap,
-  };
-}
-
-export function fromSkParams(s: SkParams): ForestParams {
-  return {
-    nEstimators: s.n_estimators,
-    maxDepth: s.max_depth,
-    minSamplesSplit: s.min_samples_split,
-    minSamplesLeaf: s.min_samples_leaf,
-    maxFeatures: s.max_features,
-    bootstrap: s.bootstrap,
-  };
-}
 
 export interface CandidateResult {
   params: SkParams;
@@ -129,10 +98,19 @@ export async function saveArtifact(path: string, artifact: Artifact): Promise<vo
   await writeTextAtomic(path, `${JSON.stringify(artifact)}\n`);
 }
 
-const schema = JSON.parse(
-  readFileSync(new URL('../../schema/model.schema.json', import.meta.url), 'utf8'),
-) as Record<string, unknown>;
-const validateSchema = new Ajv({ allErrors: false, strict: false }).compile<Artifact>(schema);
+let compiled: ValidateFunction<Artifact> | undefined;
+/** The schema validator, compiled on first use (commands that never load a model never pay for it). */
+function schemaValidator(): ValidateFunction<Artifact> {
+  if (!compiled) {
+    const schema = JSON.parse(
+      readFileSync(new URL('../../schema/model.schema.json', import.meta.url), 'utf8'),
+    );
+    compiled = new Ajv({ allErrors: false, strict: false }).compile<Artifact>(
+      schema as Record<string, unknown>,
+    );
+  }
+  return compiled;
+}
 
 function refuse(source: string, why: string): SegserveError {
   return new SegserveError(`${source}: ${why}`, 'failure');
@@ -208,6 +186,7 @@ export function parseArtifact(json: unknown, source: string): Artifact {
       `model format version ${JSON.stringify(format.version)} is not supported by segserve ${VERSION} (it reads version ${FORMAT_VERSION})`,
     );
   }
+  const validateSchema = schemaValidator();
   if (!validateSchema(json)) {
     const e = validateSchema.errors?.[0];
     const extra =

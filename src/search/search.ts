@@ -8,8 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { stratifiedFolds } from '../data/split.js';
 import type { TrainingData } from '../forest/types.js';
-import { type CandidateResult, fromSkParams, type SkParams } from '../pipeline/artifact.js';
-import { type CvData, type CvTask, evaluateTask, type Scoring } from './cv.js';
+import type { CandidateResult } from '../pipeline/artifact.js';
+import { fromSkParams, type SkParams } from '../pipeline/params.js';
+import { type CvData, type CvTask, evaluateTask } from './cv.js';
+import type { Scoring } from './scoring.js';
 import { type Space, sampleCandidates } from './space.js';
 
 export interface SearchOptions {

@@ -5,7 +5,7 @@
 import { createRng } from '../data/random.js';
 import { usageError } from '../errors.js';
 import { ForestParamError, validateParams } from '../forest/params.js';
-import { fromSkParams, type SkParams } from '../pipeline/artifact.js';
+import { fromSkParams, type SkParams } from '../pipeline/params.js';
 
 export type Space = { [K in keyof SkParams]: SkParams[K][] };
 

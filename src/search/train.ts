@@ -4,27 +4,19 @@
  */
 import { readTable } from '../data/csv.js';
 import { trainTestSplit } from '../data/split.js';
+import { CATEGORICAL, FEATURES, TARGET } from '../defaults.js';
 import { usageError } from '../errors.js';
 import { fitForest } from '../forest/forest.js';
 import type { TrainingData } from '../forest/types.js';
-import {
-  type Artifact,
-  buildArtifact,
-  fromSkParams,
-  type SkParams,
-  type TrainingFacts,
-} from '../pipeline/artifact.js';
+import { type Artifact, buildArtifact, type TrainingFacts } from '../pipeline/artifact.js';
 import { OrdinalEncoder } from '../pipeline/encoder.js';
 import { argmax, ForestModel } from '../pipeline/model.js';
+import { fromSkParams, type SkParams } from '../pipeline/params.js';
 import { ModelInputError } from '../pipeline/types.js';
-import { REFIT_STREAM, rowMajor, type Scoring, selectRows } from './cv.js';
+import { REFIT_STREAM, rowMajor, selectRows } from './cv.js';
+import type { Scoring } from './scoring.js';
 import { randomizedSearch } from './search.js';
 import type { Space } from './space.js';
-
-/** The post's model: segment ~ age + income + response + events, response and events ordinal-encoded. */
-export const FEATURES = ['age', 'income', 'response', 'events'] as const;
-export const CATEGORICAL: ReadonlySet<string> = new Set(['response', 'events']);
-export const TARGET = 'segment';
 
 export interface TrainOptions {
   dataPath: string;

@@ -1,14 +1,9 @@
 /**
  * The simulate stop: draw `rows` customers and write them as CSV, in constant memory.
  */
-import { writeFileAtomic } from '../data/atomic.js';
+import { writeChunk, writeFileAtomic } from '../data/atomic.js';
 import { COLUMNS, CustomerSampler, emptyCustomer, formatIncome, INCOME_DECIMALS } from './sampler.js';
 import type { Spec } from './spec.js';
-
-/** The documented default seed: the post's publication date. */
-export const DEFAULT_SEED = 20200413;
-/** The author's notebook used 5000 rows. */
-export const DEFAULT_ROWS = 5000;
 
 export interface SimulateOptions {
   spec: Spec;
@@ -69,23 +64,6 @@ function putIncome(buf: Buffer, pos: number, income: number): number {
   return pos + INCOME_DECIMALS + 1;
 }
 
-/** Writes `chunk` (then calls `done`), waiting for 'drain' when the stream's buffer is full. */
-async function writeBytes(out: NodeJS.WritableStream, chunk: Uint8Array, done?: () => void): Promise<void> {
-  if (out.write(chunk, done)) return;
-  await new Promise<void>((resolve, reject) => {
-    const onDrain = () => {
-      out.off('error', onError);
-      resolve();
-    };
-    const onError = (err: Error) => {
-      out.off('drain', onDrain);
-      reject(err);
-    };
-    out.once('drain', onDrain);
-    out.once('error', onError);
-  });
-}
-
 /** Writes the CSV (header + rows) to `out`, honouring backpressure. */
 export async function writeCustomersCsv(out: NodeJS.WritableStream, opts: SimulateOptions): Promise<void> {
   const sampler = new CustomerSampler(opts.spec, opts.seed);
@@ -113,12 +91,12 @@ export async function writeCustomersCsv(out: NodeJS.WritableStream, opts: Simula
     }
     // The stream keeps the chunk until it is written: hand it over and fill another one.
     const full = buf;
-    await writeBytes(out, full.subarray(0, pos), opts.recycleChunks ? () => free.push(full) : undefined);
+    await writeChunk(out, full.subarray(0, pos), opts.recycleChunks ? () => free.push(full) : undefined);
     buf = nextChunk();
     pos = 0;
     opts.onProgress?.(done);
   }
-  if (pos > 0) await writeBytes(out, buf.subarray(0, pos)); // header only (rows = 0)
+  if (pos > 0) await writeChunk(out, buf.subarray(0, pos)); // header only (rows = 0)
 }
 
 /** Simulates into `path` atomically: the file appears whole or not at all. */

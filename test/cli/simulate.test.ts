@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SEED } from '../../src/simulate/simulate.js';
+import { DEFAULT_SEED } from '../../src/defaults.js';
 import { DEFAULT_SPEC, parseSpec } from '../../src/simulate/spec.js';
 import { VERSION } from '../../src/version.js';
 import { type CliResult, runCli } from '../helpers/cli.js';

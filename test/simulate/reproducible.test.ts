@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatIncome, roundIncome } from '../../src/simulate/sampler.js';
-import { DEFAULT_SEED } from '../../src/simulate/simulate.js';
+import { DEFAULT_SEED } from '../../src/defaults.js';
 import { DEFAULT_SPEC, parseSpec } from '../../src/simulate/spec.js';
 import { runCli } from '../helpers/cli.js';
 import { parseCustomersCsv, simulateCsv, type Table } from './stats.js';

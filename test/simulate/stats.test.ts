@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SEED } from '../../src/simulate/simulate.js';
+import { DEFAULT_SEED } from '../../src/defaults.js';
 import { DEFAULT_SPEC, parseSpec } from '../../src/simulate/spec.js';
 import {
   COLUMN_NAMES,
