@@ -37,7 +37,7 @@ async function toSvg(spec: TopLevelSpec): Promise<string> {
   return svg;
 }
 
-const escape = (s: string) =>
+const escapeHtml = (s: string) =>
   s.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
@@ -173,9 +173,9 @@ function balanceChart(a: Artifact, counts: ReportInput['classCounts']): TopLevel
 }
 
 function table(headers: string[], rows: (string | number)[][]): string {
-  const head = headers.map((h) => `<th>${escape(h)}</th>`).join('');
+  const head = headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
   const body = rows
-    .map((r) => `<tr>${r.map((c) => `<td>${escape(String(c))}</td>`).join('')}</tr>`)
+    .map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(String(c))}</td>`).join('')}</tr>`)
     .join('\n');
   return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }
@@ -223,12 +223,12 @@ export async function renderReport(input: ReportInput): Promise<string> {
 <body>
 <h1>segserve training report</h1>
 <dl class="facts">
-  <dt>model</dt><dd>${escape(a.target)} ~ ${escape(a.features.map((f) => f.name).join(' + '))}, ${a.forest.trees.length} trees</dd>
+  <dt>model</dt><dd>${escapeHtml(a.target)} ~ ${escapeHtml(a.features.map((f) => f.name).join(' + '))}, ${a.forest.trees.length} trees</dd>
   <dt>test accuracy</dt><dd id="test-accuracy">${(t.testAccuracy * 100).toFixed(2)}% on ${t.split.testRows} rows</dd>
-  <dt>CV score</dt><dd>${t.search ? `${escape(t.search.scoring)} ${fmt(t.cvScore)} ± ${fmt(t.cvScoreSd)} (${t.search.candidates.length} candidates × ${t.search.cv} folds)` : 'no search'}</dd>
-  <dt>data</dt><dd><code>${escape(t.data.path)}</code>, ${t.data.rows} rows (train ${t.split.trainRows}, test ${t.split.testRows}), sha256 <code>${t.data.sha256.slice(0, 16)}…</code></dd>
+  <dt>CV score</dt><dd>${t.search ? `${escapeHtml(t.search.scoring)} ${fmt(t.cvScore)} ± ${fmt(t.cvScoreSd)} (${t.search.candidates.length} candidates × ${t.search.cv} folds)` : 'no search'}</dd>
+  <dt>data</dt><dd><code>${escapeHtml(t.data.path)}</code>, ${t.data.rows} rows (train ${t.split.trainRows}, test ${t.split.testRows}), sha256 <code>${t.data.sha256.slice(0, 16)}…</code></dd>
   <dt>seed</dt><dd>${t.seed}</dd>
-  <dt>trained</dt><dd>${escape(input.trainedAt)} by segserve ${escape(a.segserveVersion)}; ${Object.entries(
+  <dt>trained</dt><dd>${escapeHtml(input.trainedAt)} by segserve ${escapeHtml(a.segserveVersion)}; ${Object.entries(
     input.timings,
   )
     .map(([k, v]) => `${k} ${v.toFixed(2)} s`)

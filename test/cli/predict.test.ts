@@ -43,7 +43,11 @@ describe('segserve predict', () => {
     const out = join(dir, 'out.jsonl');
     const r = await runCli(['predict', '--data', input, '--model', MODEL, '--format', 'jsonl', '--out', out]);
     expect(r.code).toBe(0);
-    const first = JSON.parse(readFileSync(out, 'utf8').split('\n')[0] ?? '') as Record<string, number>;
+    const first = JSON.parse(readFileSync(out, 'utf8').split('\n')[0] ?? '') as {
+      p_segment_0: number;
+      p_segment_1: number;
+      p_segment_2: number;
+    };
     expect(Object.keys(first)).toEqual([
       'age',
       'income',

@@ -3,9 +3,7 @@
  * download). The flags keep Chromium off the network: this machine has none beyond the registries.
  * playwright gives each launch a fresh empty profile.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
