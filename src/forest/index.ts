@@ -1,0 +1,21 @@
+/** CART trees and the random forest on typed arrays (scikit-learn's RandomForestClassifier semantics). */
+export { Forest, fitForest } from './forest.js';
+export {
+  ForestParamError,
+  MAX_CLASSES,
+  resolveMaxFeatures,
+  validateParams,
+  validateTrainingData,
+  validateTreeParams,
+} from './params.js';
+export type { Presorted } from './tree.js';
+export {
+  drawIndices,
+  fitTree,
+  presort,
+  TreeBuilder,
+  treeDepth,
+  treeFeatureImportances,
+  validateTree,
+} from './tree.js';
+export type { ForestParams, MaxFeatures, TrainingData, Tree, TreeParams } from './types.js';

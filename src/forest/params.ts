@@ -1,0 +1,114 @@
+/**
+ * Checks of parameters and training data, done once before fitting so the hot loops never check.
+ * Every refusal is a ForestParamError naming the parameter and what it must be.
+ */
+import type { ForestParams, MaxFeatures, TrainingData, TreeParams } from './types.js';
+
+/** Most classes a forest takes (a row's class and sample count are packed in one Int32). */
+export const MAX_CLASSES = 65536;
+
+/** A parameter or training data the forest refuses; `param` names it. */
+export class ForestParamError extends Error {
+  constructor(
+    readonly param: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ForestParamError';
+  }
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  return JSON.stringify(value) ?? String(value);
+}
+
+function isInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v);
+}
+
+function refuse(param: string, expected: string, value: unknown): never {
+  throw new ForestParamError(param, `${param} must be ${expected}, got ${show(value)}`);
+}
+
+function checkNFeatures(nFeatures: number): void {
+  if (!isInt(nFeatures) || nFeatures < 1) refuse('nFeatures', 'an integer >= 1', nFeatures);
+}
+
+function checkMaxFeatures(maxFeatures: MaxFeatures, nFeatures: number): void {
+  if (maxFeatures === 'sqrt' || maxFeatures === 'log2' || maxFeatures === 'all') return;
+  const expected = `'sqrt', 'log2', 'all', an integer in [1, ${nFeatures}] or a fraction in (0, 1)`;
+  if (typeof maxFeatures !== 'number' || !Number.isFinite(maxFeatures)) {
+    refuse('maxFeatures', expected, maxFeatures);
+  }
+  if (Number.isInteger(maxFeatures)) {
+    if (maxFeatures < 1 || maxFeatures > nFeatures) refuse('maxFeatures', expected, maxFeatures);
+  } else if (!(maxFeatures > 0 && maxFeatures < 1)) {
+    refuse('maxFeatures', expected, maxFeatures);
+  }
+}
+
+/** Throws a ForestParamError unless `params` are valid tree parameters for `nFeatures` features. */
+export function validateTreeParams(params: TreeParams, nFeatures: number): void {
+  checkNFeatures(nFeatures);
+  const { maxDepth, minSamplesSplit, minSamplesLeaf, maxFeatures } = params;
+  if (maxDepth !== null && (!isInt(maxDepth) || maxDepth < 1)) {
+    refuse('maxDepth', 'null (unlimited) or an integer >= 1', maxDepth);
+  }
+  if (!isInt(minSamplesSplit) || minSamplesSplit < 2) {
+    refuse('minSamplesSplit', 'an integer >= 2', minSamplesSplit);
+  }
+  if (!isInt(minSamplesLeaf) || minSamplesLeaf < 1) {
+    refuse('minSamplesLeaf', 'an integer >= 1', minSamplesLeaf);
+  }
+  checkMaxFeatures(maxFeatures, nFeatures);
+}
+
+/** Throws a ForestParamError unless `params` are valid forest parameters for `nFeatures` features. */
+export function validateParams(params: ForestParams, nFeatures: number): void {
+  if (!isInt(params.nEstimators) || params.nEstimators < 1) {
+    refuse('nEstimators', 'an integer >= 1', params.nEstimators);
+  }
+  if (typeof params.bootstrap !== 'boolean') refuse('bootstrap', 'true or false', params.bootstrap);
+  validateTreeParams(params, nFeatures);
+}
+
+/** The number of features drawn per split (scikit-learn's rules); `maxFeatures` must be valid. */
+export function resolveMaxFeatures(maxFeatures: MaxFeatures, nFeatures: number): number {
+  checkNFeatures(nFeatures);
+  checkMaxFeatures(maxFeatures, nFeatures);
+  if (maxFeatures === 'sqrt') return Math.max(1, Math.floor(Math.sqrt(nFeatures)));
+  if (maxFeatures === 'log2') return Math.max(1, Math.floor(Math.log2(nFeatures)));
+  if (maxFeatures === 'all') return nFeatures;
+  if (Number.isInteger(maxFeatures)) return maxFeatures;
+  return Math.max(1, Math.floor(maxFeatures * nFeatures));
+}
+
+/**
+ * Throws a ForestParamError unless `data` has at least one feature and one row, columns of equal
+ * length with finite values, 1 to MAX_CLASSES classes and class indices in [0, nClasses).
+ */
+export function validateTrainingData(data: TrainingData): void {
+  const { columns, y, nClasses } = data;
+  if (!isInt(nClasses) || nClasses < 1 || nClasses > MAX_CLASSES) {
+    refuse('nClasses', `an integer in [1, ${MAX_CLASSES}]`, nClasses);
+  }
+  if (!(y instanceof Int32Array)) refuse('y', 'an Int32Array', y);
+  if (y.length < 1) refuse('y', 'at least one row', '0 rows');
+  if (!Array.isArray(columns) || columns.length < 1)
+    refuse('columns', 'at least one feature column', columns);
+  const n = y.length;
+  for (let f = 0; f < columns.length; f++) {
+    const col = columns[f];
+    if (!(col instanceof Float64Array)) refuse(`columns[${f}]`, 'a Float64Array', col);
+    if (col.length !== n) refuse(`columns[${f}]`, `of length ${n} (the length of y)`, `length ${col.length}`);
+    for (let i = 0; i < n; i++) {
+      const v = col[i]!;
+      if (!Number.isFinite(v)) refuse(`columns[${f}][${i}]`, 'a finite number', v);
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const c = y[i]!;
+    if (c < 0 || c >= nClasses) refuse(`y[${i}]`, `a class index in [0, ${nClasses})`, c);
+  }
+}
