@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
-import { isValidSeed, MAX_SEED } from '../data/random.js';
+import { isValidSeed, MAX_SEED } from '../data/seed.js';
 import { SegserveError, usageError } from '../errors.js';
 
 const INTEGER = /^[+]?\d+$/;
