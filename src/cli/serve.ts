@@ -1,0 +1,295 @@
+/**
+ * `segserve serve`: loads and validates the model (and component) before listening, serves Seldon Core
+ * v1 on the HTTP port and Prometheus on the metrics port, and on SIGTERM/SIGINT drains: health turns
+ * 503, the listener closes, in-flight requests finish, and the process exits 0 within --grace.
+ * With --workers N the primary forks N workers (node:cluster) sharing the HTTP port and serves all
+ * workers' metrics together (prom-client's AggregatorRegistry).
+ *
+ * Exit codes: a bad flag, environment or model fails before listening through main.ts (1 or 2); the
+ * signal-driven end exits here, since the server's life ends outside any command promise.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { AddressInfo } from 'node:net';
+import { Command, InvalidArgumentError } from 'commander';
+import { AggregatorRegistry } from 'prom-client';
+import { describeError, usageError } from '../errors.js';
+import { loadModel } from '../pipeline/artifact.js';
+import {
+  buildApp,
+  buildMetricsApp,
+  DEFAULT_BODY_LIMIT,
+  DEFAULT_MAX_ROWS,
+  DEFAULT_MODEL_NAME,
+} from '../serve/app.js';
+import { type Component, ForestComponent, loadComponent } from '../serve/component.js';
+import { type Env, logLevel, metricsPath, portVar, seldonSettings } from '../serve/env.js';
+import { listen } from '../serve/lifecycle.js';
+import { positiveInt } from './options.js';
+
+export const DEFAULT_MODEL_PATH = 'artifacts/model.json';
+const DEFAULT_PORT = 9000;
+const DEFAULT_METRICS_PORT = 6000;
+const DEFAULT_GRACE_SECONDS = 10;
+
+export interface ServeFlags {
+  model?: string;
+  component?: string;
+  host: string;
+  port?: number;
+  metricsPort?: number;
+  modelName: string;
+  workers: number;
+  grace: number;
+  maxRows: number;
+  bodyLimit: number;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > 65535)
+    throw new InvalidArgumentError('expected a port number in [0, 65535].');
+  return n;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new InvalidArgumentError('expected a number of seconds ≥ 0.');
+  return n;
+}
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('serve the model over Seldon Core v1 (REST), with Prometheus metrics on a second port')
+    .option(
+      '--model <path>',
+      `model artifact (default: ${DEFAULT_MODEL_PATH}; with --component, none unless given)`,
+    )
+    .option(
+      '--component <file>',
+      'ES module whose default export is a component class (see docs/components.md)',
+    )
+    .option('--host <host>', 'address to listen on', '0.0.0.0')
+    .option(
+      '--port <port>',
+      `HTTP port (default: $PREDICTIVE_UNIT_HTTP_SERVICE_PORT, $PORT or ${DEFAULT_PORT})`,
+      port,
+    )
+    .option(
+      '--metrics-port <port>',
+      `metrics port (default: $PREDICTIVE_UNIT_METRICS_SERVICE_PORT or ${DEFAULT_METRICS_PORT})`,
+      port,
+    )
+    .option('--model-name <name>', 'model name (metadata)', DEFAULT_MODEL_NAME)
+    .option('--workers <n>', 'worker processes sharing the port (node:cluster)', positiveInt, 1)
+    .option(
+      '--grace <seconds>',
+      'on SIGTERM/SIGINT, how long in-flight requests may take to finish',
+      seconds,
+      DEFAULT_GRACE_SECONDS,
+    )
+    .option('--max-rows <n>', 'most rows in one request (more is a 413)', positiveInt, DEFAULT_MAX_ROWS)
+    .option(
+      '--body-limit <bytes>',
+      'largest request body in bytes (more is a 413)',
+      positiveInt,
+      DEFAULT_BODY_LIMIT,
+    )
+    .action(runServe);
+}
+
+export interface Resolved {
+  env: Env;
+  level: string;
+  port: number;
+  metricsPort: number;
+  metricsPath: string;
+  graceMs: number;
+}
+
+/** Flags win over the environment; every bad value fails here, before anything is loaded. */
+export function resolveServe(flags: ServeFlags, env: Env): Resolved {
+  seldonSettings(env);
+  const level = logLevel(env);
+  const httpPort =
+    flags.port ?? portVar(env, 'PREDICTIVE_UNIT_HTTP_SERVICE_PORT') ?? portVar(env, 'PORT') ?? DEFAULT_PORT;
+  const metricsPort =
+    flags.metricsPort ?? portVar(env, 'PREDICTIVE_UNIT_METRICS_SERVICE_PORT') ?? DEFAULT_METRICS_PORT;
+  if (httpPort === metricsPort && httpPort !== 0) {
+    throw usageError(`the HTTP port and the metrics port are both ${httpPort}: give them different ports`);
+  }
+  return {
+    env,
+    level,
+    port: httpPort,
+    metricsPort,
+    metricsPath: metricsPath(env),
+    graceMs: flags.grace * 1000,
+  };
+}
+
+async function loadServed(flags: ServeFlags): Promise<Component> {
+  const modelPath = flags.model ?? (flags.component === undefined ? DEFAULT_MODEL_PATH : undefined);
+  const model = modelPath === undefined ? undefined : await loadModel(modelPath);
+  if (flags.component !== undefined) return loadComponent(flags.component, model);
+  return new ForestComponent(model as NonNullable<typeof model>);
+}
+
+function appOptions(flags: ServeFlags, r: Resolved) {
+  return {
+    env: r.env,
+    modelName: flags.modelName,
+    maxRows: flags.maxRows,
+    bodyLimit: flags.bodyLimit,
+    logger: { level: r.level },
+  };
+}
+
+/** Resolves with the first SIGTERM/SIGINT; a second one ends the process at once. */
+function firstSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolveSignal) => {
+    let received = false;
+    const on = (signal: NodeJS.Signals) => {
+      if (received) {
+        process.stderr.write(`segserve: second ${signal}, exiting now\n`);
+        process.exit(1);
+      }
+      received = true;
+      resolveSignal(signal);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}
+
+async function runServe(flags: ServeFlags): Promise<void> {
+  const r = resolveServe(flags, process.env);
+  if (cluster.isPrimary && flags.workers > 1) return runPrimary(flags, r);
+  if (!cluster.isWorker) return runSingle(flags, r);
+  try {
+    await runSingle(flags, r);
+  } catch (err) {
+    // A worker's IPC channel would keep it alive after main() reports the error: end it here, so
+    // the primary sees it exit.
+    process.stderr.write(`segserve: worker ${process.pid}: ${describeError(err)}\n`);
+    process.exit(1);
+  }
+}
+
+/** One process serving HTTP (and metrics, unless it is a cluster worker). */
+async function runSingle(flags: ServeFlags, r: Resolved): Promise<void> {
+  const component = await loadServed(flags);
+  const app = await buildApp(component, appOptions(flags, r));
+  const worker = cluster.isWorker;
+  if (worker) {
+    // Answer the primary's metric requests with this worker's registry.
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([app.segserve.metrics.registry]);
+  }
+  const metrics = app.segserve.metrics;
+  const metricsApp = worker
+    ? undefined
+    : buildMetricsApp({
+        path: r.metricsPath,
+        collect: () => metrics.text(),
+        contentType: metrics.contentType,
+        log: app.segserve.log,
+      });
+  const signal = firstSignal();
+  const serving = await listen(app, metricsApp, {
+    host: flags.host,
+    port: r.port,
+    metricsPort: r.metricsPort,
+  });
+  app.segserve.log.info(
+    { port: serving.port, metricsPort: serving.metricsPort, metricsPath: r.metricsPath, pid: process.pid },
+    'segserve serving',
+  );
+  const ended = await Promise.race([
+    signal,
+    new Promise<string>((res) => {
+      if (worker) process.once('disconnect', () => res('disconnect'));
+    }),
+  ]);
+  app.segserve.log.info(
+    { signal: ended, graceSeconds: flags.grace },
+    'shutting down: draining in-flight requests',
+  );
+  const clean = await serving.shutdown(r.graceMs);
+  if (!clean) {
+    app.segserve.log.error(
+      { graceSeconds: flags.grace },
+      'grace period expired: remaining connections were cut',
+    );
+    process.exit(1);
+  }
+  app.segserve.log.info('stopped');
+  process.exit(0);
+}
+
+/** The cluster primary: validates before forking, restarts crashed workers, serves aggregated metrics. */
+async function runPrimary(flags: ServeFlags, r: Resolved): Promise<void> {
+  // Fail here, once, with a one-line message, rather than in every worker.
+  const component = await loadServed(flags);
+  const check = await buildApp(component, { ...appOptions(flags, r), processMetrics: false });
+  const log = check.segserve.log;
+  await check.close();
+
+  const aggregator = new AggregatorRegistry();
+  const metricsApp = buildMetricsApp({
+    path: r.metricsPath,
+    collect: () => aggregator.clusterMetrics(),
+    contentType: aggregator.contentType,
+    log,
+  });
+  let stopping = false;
+  const listened = new Set<number>();
+  const fork = (): Worker => cluster.fork();
+  cluster.on('listening', (worker) => listened.add(worker.id));
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    if (!listened.has(worker.id)) {
+      // It never served: restarting would only loop (a port in use, a broken component).
+      log.error({ pid: worker.process.pid, code, signal }, 'a worker failed to start: stopping');
+      stopping = true;
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+      process.exitCode = 1;
+      void metricsApp.close().then(() => process.exit(1));
+      return;
+    }
+    log.error({ pid: worker.process.pid, code, signal }, 'worker died: starting another');
+    fork();
+  });
+  const signal = firstSignal();
+  for (let i = 0; i < flags.workers; i++) fork();
+  try {
+    await metricsApp.listen({ host: flags.host, port: r.metricsPort });
+  } catch (err) {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    throw usageError(`cannot listen on ${flags.host}:${r.metricsPort} (metrics): ${describeError(err)}`);
+  }
+  const metricsPort = (metricsApp.server.address() as AddressInfo).port;
+  log.info(
+    { workers: flags.workers, port: r.port, metricsPort, metricsPath: r.metricsPath, pid: process.pid },
+    'segserve primary',
+  );
+
+  const got = await signal;
+  stopping = true;
+  log.info({ signal: got, graceSeconds: flags.grace }, 'shutting down workers');
+  const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+  const exits = workers.map(
+    (w) =>
+      new Promise<boolean>((res) => {
+        if (w.isDead()) res(w.process.exitCode === 0);
+        else w.once('exit', (code) => res(code === 0));
+      }),
+  );
+  for (const w of workers) w.process.kill('SIGTERM');
+  // Workers have the same grace; give them a moment beyond it to report their exit.
+  const timeout = new Promise<boolean>((res) => setTimeout(() => res(false), r.graceMs + 2000).unref());
+  const clean = await Promise.race([Promise.all(exits).then((all) => all.every(Boolean)), timeout]);
+  for (const w of workers) if (!w.isDead()) w.process.kill('SIGKILL');
+  await metricsApp.close();
+  process.exit(clean ? 0 : 1);
+}

@@ -1,0 +1,282 @@
+/**
+ * The app factory: a Fastify instance serving one component over Seldon Core v1, never listening
+ * (tests use inject(); lifecycle.ts listens). Shared by every protocol: body parsers, CORS, the request
+ * metrics, 404/405 in the error envelope, the draining flag. The metrics port is a second, tiny app.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import formbody from '@fastify/formbody';
+import Fastify, {
+  type ConnectionError,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+  type onRequestHookHandler,
+} from 'fastify';
+import { installBodyParsers } from './body.js';
+import type { Component } from './component.js';
+import { type Env, seldonSettings } from './env.js';
+import { ServeError, seldonEnvelope } from './errors.js';
+import { ServeMetrics } from './metrics.js';
+import { type DrainState, send } from './reply.js';
+import { Runtime } from './runtime.js';
+import { seldonErrorHandler, seldonRoutes } from './seldon.js';
+
+export const DEFAULT_MAX_ROWS = 100_000;
+export const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024;
+export const DEFAULT_MODEL_NAME = 'segserve';
+
+export interface AppOptions {
+  /** The Seldon environment (identity, INCLUDE_METRICS_IN_CLIENT_RESPONSE, MODEL_METADATA...): default process.env. */
+  env?: Env;
+  /** The model's name (forest metadata; the Open Inference Protocol's model name). Default "segserve". */
+  modelName?: string;
+  /** Most rows in one request (default 100,000); more is a 413. */
+  maxRows?: number;
+  /** Largest request body in bytes (default 10 MiB); more is a 413. */
+  bodyLimit?: number;
+  /** The metrics to record into (default: a new ServeMetrics for this app). */
+  metrics?: ServeMetrics;
+  /** With a new ServeMetrics: collect Node process metrics (default true). */
+  processMetrics?: boolean;
+  /**
+   * Logging (pino): false (default), true (info), or { level }. At debug, Fastify logs one line per
+   * request; above it, Fastify runs without a logger (no per-request logger or response listeners)
+   * and start-up, shutdown and error lines go to `segserve.log`.
+   */
+  logger?: boolean | { level?: string };
+}
+
+/** What buildApp adds to the Fastify instance. */
+export interface SegserveHandle {
+  readonly runtime: Runtime;
+  readonly metrics: ServeMetrics;
+  /** Starts draining: /health/status answers 503 and responses close their connections. */
+  drain(): void;
+  readonly draining: boolean;
+  /** Where lifecycle and error lines go. */
+  readonly log: FastifyBaseLogger;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    segserve: SegserveHandle;
+  }
+}
+
+const JSON_TYPE = 'application/json';
+
+function sendError(req: FastifyRequest, reply: FastifyReply, state: DrainState, e: ServeError): void {
+  if (e.headers) reply.headers(e.headers);
+  send(req, reply.code(e.status), state, JSON_TYPE, JSON.stringify(seldonEnvelope(e)));
+}
+
+/** Malformed HTTP never reaches a route: answer it in the envelope too, then close. */
+function clientErrorHandler(err: ConnectionError, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const e =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new ServeError(
+          'HEADERS_TOO_LARGE',
+          'the request line and headers are larger than the server accepts: send the message as a POST body, not in ?json=',
+        )
+      : new ServeError('BAD_DATA', `malformed HTTP request (${err.code ?? err.message})`);
+  const body = JSON.stringify(seldonEnvelope(e));
+  socket.end(
+    `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\nContent-Type: ${JSON_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** pino through Fastify: one line per request, at debug level only; errors are logged by the handler. */
+class RequestLog extends LogController {
+  override incomingRequest(): void {}
+  override routeNotFound(): void {}
+  override defaultErrorLog(): void {}
+  override requestCompleted(_err: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
+    const level = req.log.level;
+    if (level !== 'debug' && level !== 'trace') return;
+    req.log.debug(
+      { method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: reply.elapsedTime },
+      'request',
+    );
+  }
+}
+
+/** Route paths and their methods, to tell a wrong method (405) from an unknown path (404). */
+class RouteTable {
+  private readonly routes: { pattern: RegExp; methods: Set<string> }[] = [];
+
+  add(url: string, methods: string | string[]): void {
+    if (url.includes('*')) return;
+    const source = url
+      .split('/')
+      .map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/');
+    const pattern = new RegExp(`^${source}$`);
+    let entry = this.routes.find((r) => r.pattern.source === pattern.source);
+    if (!entry) {
+      entry = { pattern, methods: new Set() };
+      this.routes.push(entry);
+    }
+    for (const m of Array.isArray(methods) ? methods : [methods]) entry.methods.add(m);
+  }
+
+  /** The methods allowed on a path, or undefined when no route has it. */
+  allowed(path: string): string[] | undefined {
+    const methods = new Set<string>();
+    for (const r of this.routes) if (r.pattern.test(path)) for (const m of r.methods) methods.add(m);
+    return methods.size > 0 ? [...methods, 'OPTIONS'].sort() : undefined;
+  }
+}
+
+/**
+ * Builds the server for `component`. Metadata and the environment are checked here, so a bad one fails
+ * before any request (a SegserveError with a one-line message). Never listens.
+ */
+export async function buildApp(component: Component, options: AppOptions = {}): Promise<FastifyInstance> {
+  const env = options.env ?? process.env;
+  const settings = seldonSettings(env);
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const metrics =
+    options.metrics ??
+    new ServeMetrics({ identity: settings.identity, processMetrics: options.processMetrics ?? true });
+  const runtime = await Runtime.create(component, {
+    settings,
+    metrics,
+    maxRows: options.maxRows ?? DEFAULT_MAX_ROWS,
+    modelName: options.modelName ?? DEFAULT_MODEL_NAME,
+  });
+
+  const level =
+    options.logger === true ? 'info' : options.logger ? (options.logger.level ?? 'info') : undefined;
+  const perRequest = level === 'debug' || level === 'trace';
+  const app = Fastify({
+    logger: perRequest ? { level } : false,
+    logController: new RequestLog(),
+    bodyLimit,
+    // We answer during shutdown ourselves: health turns 503, other routes finish and close the connection.
+    return503OnClosing: false,
+    // A URL that does not decode is a 400 in the envelope too.
+    frameworkErrors: (err, req, reply) => seldonErrorHandler(err, req, reply),
+    forceCloseConnections: 'idle',
+    clientErrorHandler,
+  });
+
+  // Fastify's own pino logger, borrowed from an instance that is never started, so that the serving
+  // instance can run without one unless requests are logged.
+  const log = perRequest || level === undefined ? app.log : Fastify({ logger: { level } }).log;
+  app.decorate('segserve', {
+    runtime,
+    metrics,
+    log,
+    drain() {
+      runtime.draining = true;
+    },
+    get draining() {
+      return runtime.draining;
+    },
+  } satisfies SegserveHandle);
+
+  // Every route goes into the 405 table; a measured route (config.service) stamps its requests on
+  // arrival with the service and the time (a field read in onSend, cheaper than req.routeOptions).
+  const table = new RouteTable();
+  app.decorateRequest('segserveMeter', null);
+  app.decorateRequest('segserveStart', 0);
+  app.addHook('onRoute', (route) => {
+    table.add(route.url, route.method);
+    const service = route.config?.service;
+    if (service === undefined) return;
+    const meter = metrics.meter(service);
+    const stamp: onRequestHookHandler = (req, _reply, done) => {
+      req.segserveMeter = meter;
+      req.segserveStart = performance.now();
+      done();
+    };
+    const own =
+      route.onRequest === undefined
+        ? []
+        : Array.isArray(route.onRequest)
+          ? route.onRequest
+          : [route.onRequest];
+    route.onRequest = [stamp, ...own];
+  });
+
+  installBodyParsers(app, bodyLimit);
+  await app.register(formbody, { bodyLimit });
+
+  // CORS preflight, as the wrapper's flask-cors answers it: a 200 allowing our methods.
+  app.options('*', (req, reply) => {
+    reply
+      .code(200)
+      .header('access-control-allow-methods', 'GET, HEAD, OPTIONS, POST')
+      .header('access-control-allow-headers', req.headers['access-control-request-headers'] ?? 'Content-Type')
+      .header('access-control-max-age', '600')
+      .header('vary', 'Origin, Access-Control-Request-Headers');
+    send(req, reply, runtime, 'text/html; charset=utf-8', '');
+  });
+  app.setErrorHandler(seldonErrorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '/';
+    const allowed = table.allowed(path);
+    if (allowed) {
+      sendError(
+        req,
+        reply,
+        runtime,
+        new ServeError(
+          'METHOD_NOT_ALLOWED',
+          `${req.method} is not allowed on ${path}: use ${allowed.join(', ')}`,
+          {
+            headers: { allow: allowed.join(', ') },
+          },
+        ),
+      );
+    } else {
+      sendError(
+        req,
+        reply,
+        runtime,
+        new ServeError('NOT_FOUND', `no route for ${req.method} ${path.slice(0, 200)}`),
+      );
+    }
+  });
+
+  await app.register(seldonRoutes, { runtime });
+  return app;
+}
+
+export interface MetricsAppOptions {
+  /** The scrape path (PREDICTIVE_UNIT_METRICS_ENDPOINT, default /metrics). */
+  path: string;
+  /** The exposition text: this process's registry, or all workers' aggregated. */
+  collect: () => Promise<string>;
+  contentType: string;
+  /** Where a failed collection is logged (default: nowhere). */
+  log?: FastifyBaseLogger;
+}
+
+/** The metrics port's app: GET <path> → Prometheus text; anything else 404. */
+export function buildMetricsApp(options: MetricsAppOptions): FastifyInstance {
+  const app = Fastify({ logger: false, forceCloseConnections: 'idle' });
+  app.get(options.path, async (_req, reply) => {
+    const text = await options.collect();
+    reply.type(options.contentType).send(text);
+  });
+  app.setNotFoundHandler((_req, reply) => {
+    reply
+      .code(404)
+      .type('text/plain; charset=utf-8')
+      .send(`not found: metrics are served at GET ${options.path}\n`);
+  });
+  app.setErrorHandler((err, _req, reply) => {
+    options.log?.error({ err }, 'metrics collection failed');
+    reply.code(500).type('text/plain; charset=utf-8').send('metrics collection failed\n');
+  });
+  return app;
+}

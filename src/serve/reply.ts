@@ -1,0 +1,39 @@
+/**
+ * Sending an answer. Every handler, the error handler and the 404/405 handler send through `send`, which
+ * sets what every answer carries: CORS as the wrapper's flask-cors (any origin), `Connection: close`
+ * while draining (keep-alive clients reconnect elsewhere and the listener can close), and the request
+ * metrics of measured routes. Doing it here rather than in an onSend hook keeps about 1 µs off every
+ * request (~4 % of a bare Fastify answer, measured).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RequestMeter } from './metrics.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request meter of a measured route (its executor `service`), or null. */
+    segserveMeter: RequestMeter | null;
+    /** performance.now() when a measured request arrived. */
+    segserveStart: number;
+  }
+}
+
+/** True while the server drains (set by the app factory). */
+export interface DrainState {
+  draining: boolean;
+}
+
+export function send(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  state: DrainState,
+  type: string,
+  body: string,
+): void {
+  reply.header('access-control-allow-origin', '*');
+  if (state.draining) reply.header('connection', 'close');
+  const meter = req.segserveMeter;
+  // A request built for a framework error (a URL that does not decode) has no decorations.
+  if (meter != null)
+    meter.observe(req.method, reply.statusCode, (performance.now() - req.segserveStart) / 1000);
+  reply.type(type).send(body);
+}

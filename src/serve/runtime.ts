@@ -1,0 +1,286 @@
+/**
+ * The served component, as every protocol sees it: the typed-array fast path of the forest, calls into
+ * a user component with its errors mapped to the catalogue, custom metrics validated and recorded,
+ * metadata built once at start-up, and the draining flag. Protocol modules (seldon.ts, later oip.ts)
+ * translate the wire to and from these calls; nothing here knows a wire format.
+ */
+import { describeError, usageError } from '../errors.js';
+import { type Model, ModelInputError } from '../pipeline/types.js';
+import {
+  type Component,
+  forestMetadata,
+  forestOf,
+  type PredictInput,
+  type SeldonMeta,
+  type SeldonMetadata,
+  type SeldonMetric,
+} from './component.js';
+import type { SeldonSettings } from './env.js';
+import { badData, ServeError } from './errors.js';
+import { type MetricMethod, type SegmentCounter, type ServeMetrics, validateMetrics } from './metrics.js';
+
+export interface RuntimeOptions {
+  settings: SeldonSettings;
+  metrics: ServeMetrics;
+  /** Most rows accepted in one request. */
+  maxRows: number;
+  /** The model's name (metadata of the forest; the Open Inference Protocol's model name). */
+  modelName: string;
+}
+
+const DATATYPES = new Set([
+  'BOOL',
+  'UINT8',
+  'UINT16',
+  'UINT32',
+  'UINT64',
+  'INT8',
+  'INT16',
+  'INT32',
+  'INT64',
+  'FP16',
+  'FP32',
+  'FP64',
+  'BYTES',
+]);
+
+function isStringArray(v: unknown): boolean {
+  return Array.isArray(v) && v.every((s) => typeof s === 'string');
+}
+
+function isIntArray(v: unknown): boolean {
+  return Array.isArray(v) && v.every((d) => Number.isSafeInteger(d));
+}
+
+function tensorProblem(t: unknown, at: string): string | undefined {
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) return `${at} must be an object`;
+  const o = t as Record<string, unknown>;
+  if (o.messagetype !== undefined) {
+    if (typeof o.messagetype !== 'string') return `${at}.messagetype must be a string`;
+    if (o.schema !== undefined) {
+      if (typeof o.schema !== 'object' || o.schema === null || Array.isArray(o.schema))
+        return `${at}.schema must be an object`;
+      if (['tensor', 'ndarray', 'tftensor'].includes(o.messagetype)) {
+        const s = o.schema as Record<string, unknown>;
+        if (s.names !== undefined && !isStringArray(s.names)) return `${at}.schema.names must be strings`;
+        if (s.shape !== undefined && !isIntArray(s.shape)) return `${at}.schema.shape must be integers`;
+      }
+    }
+    return undefined;
+  }
+  if (typeof o.name !== 'string') return `${at} needs a messagetype, or a name, datatype and shape`;
+  if (typeof o.datatype !== 'string' || !DATATYPES.has(o.datatype))
+    return `${at}.datatype must be one of ${[...DATATYPES].join(', ')}`;
+  if (!isIntArray(o.shape)) return `${at}.shape must be integers`;
+  return undefined;
+}
+
+/** Checks metadata against Seldon's v1 metadata schema; returns what is wrong, if anything. */
+export function metadataProblem(m: Record<string, unknown>): string | undefined {
+  const allowed = new Set(['name', 'versions', 'platform', 'inputs', 'outputs', 'custom']);
+  for (const k of Object.keys(m)) if (!allowed.has(k)) return `unknown key "${k}"`;
+  if (typeof m.name !== 'string') return '"name" must be a string';
+  if (!isStringArray(m.versions)) return '"versions" must be an array of strings';
+  if (typeof m.platform !== 'string') return '"platform" must be a string';
+  const custom = m.custom;
+  if (typeof custom !== 'object' || custom === null || Array.isArray(custom))
+    return '"custom" must be an object';
+  for (const [k, v] of Object.entries(custom))
+    if (typeof v !== 'string') return `"custom.${k}" must be a string`;
+  for (const side of ['inputs', 'outputs'] as const) {
+    const list = m[side];
+    if (!Array.isArray(list)) return `"${side}" must be an array`;
+    for (const [i, t] of list.entries()) {
+      const problem = tensorProblem(t, `${side}[${i}]`);
+      if (problem) return problem;
+    }
+  }
+  return undefined;
+}
+
+function argmaxRow(out: Float64Array, from: number, k: number): number {
+  let best = 0;
+  for (let c = 1; c < k; c++) if ((out[from + c] as number) > (out[from + best] as number)) best = c;
+  return best;
+}
+
+export class Runtime {
+  readonly component: Component;
+  /** The model of the fast path, when predictions come straight from a forest. */
+  readonly forest: Model | undefined;
+  readonly metrics: ServeMetrics;
+  readonly settings: SeldonSettings;
+  readonly maxRows: number;
+  readonly modelName: string;
+  /** Metadata, built and validated at start-up. */
+  readonly metadata: Readonly<SeldonMetadata>;
+  /** True once shutdown began: health turns 503, responses close their connection. */
+  draining = false;
+
+  private out: Float64Array;
+  private readonly segmentCounts: Float64Array;
+  private readonly segments: SegmentCounter;
+
+  private constructor(component: Component, options: RuntimeOptions, metadata: SeldonMetadata) {
+    this.component = component;
+    this.forest = forestOf(component);
+    this.metrics = options.metrics;
+    this.settings = options.settings;
+    this.maxRows = options.maxRows;
+    this.modelName = options.modelName;
+    this.metadata = metadata;
+    const k = this.forest?.classes.length ?? 0;
+    this.out = new Float64Array(k * 16);
+    this.segmentCounts = new Float64Array(k);
+    this.segments = this.metrics.segmentCounter((this.forest?.classes ?? []).map(String));
+  }
+
+  /**
+   * Builds the runtime: metadata = defaults, then the component's initMetadata() (the forest's for a
+   * forest-backed component without one), then MODEL_METADATA; validated here, so a bad one fails start-up.
+   */
+  static async create(component: Component, options: RuntimeOptions): Promise<Runtime> {
+    const id = options.settings.identity;
+    const defaults: Record<string, unknown> = {
+      name: id.metadataName,
+      versions: [id.metadataVersion],
+      platform: '',
+      inputs: [],
+      outputs: [],
+      custom: {},
+    };
+    let own: unknown;
+    try {
+      const forest = forestOf(component);
+      own = component.initMetadata
+        ? await component.initMetadata()
+        : forest
+          ? forestMetadata(forest, options.modelName)
+          : undefined;
+    } catch (err) {
+      throw usageError(`initMetadata() threw: ${describeError(err)}`);
+    }
+    if (own !== undefined && (typeof own !== 'object' || own === null || Array.isArray(own))) {
+      throw usageError('initMetadata() must return an object');
+    }
+    const merged = { ...defaults, ...(own as object | undefined), ...options.settings.modelMetadata };
+    const problem = metadataProblem(merged);
+    if (problem) throw usageError(`invalid model metadata (initMetadata() and MODEL_METADATA): ${problem}`);
+    return new Runtime(component, options, merged as SeldonMetadata);
+  }
+
+  /**
+   * The fast path: n rows (row-major, the model's column order) → n × k probabilities in a shared
+   * buffer that is valid until the next call. Counts predictions per segment.
+   */
+  predictMatrix(x: Float64Array, n: number): Float64Array {
+    const model = this.forest;
+    if (model === undefined) throw new ServeError('INTERNAL', 'predictMatrix without a model');
+    const k = model.classes.length;
+    if (this.out.length < n * k) this.out = new Float64Array(Math.max(n * k, this.out.length * 2));
+    const out = this.out;
+    try {
+      model.predictProbaInto(x, n, out);
+    } catch (err) {
+      if (err instanceof ModelInputError) throw badData(err.message);
+      throw err;
+    }
+    const counts = this.segmentCounts;
+    counts.fill(0);
+    for (let i = 0; i < n; i++) {
+      const c = argmaxRow(out, i * k, k);
+      counts[c] = (counts[c] as number) + 1;
+    }
+    this.segments.add(counts);
+    return out;
+  }
+
+  /** Calls a component method, mapping what it throws: ModelInputError → 400, anything else → 500. */
+  private async call<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof ModelInputError) throw badData(err.message);
+      if (err instanceof ServeError) throw err;
+      throw new ServeError('COMPONENT_ERROR', `${what} failed: ${describeError(err)}`, { cause: err });
+    }
+  }
+
+  /** The component's predict (the generic path). */
+  predict(X: PredictInput, names: string[], meta: SeldonMeta): Promise<unknown> {
+    const c = this.component;
+    return this.call('predict()', () =>
+      (c.predict as NonNullable<Component['predict']>).call(c, X, names, meta),
+    );
+  }
+
+  /** The component's custom metrics: validated, recorded under `method`, and returned for `meta`. */
+  async customMetrics(method: MetricMethod): Promise<SeldonMetric[]> {
+    const c = this.component;
+    if (c.metrics === undefined) return [];
+    const raw = await this.call('metrics()', () => (c.metrics as NonNullable<Component['metrics']>).call(c));
+    const metrics = validateMetrics(raw);
+    this.metrics.recordCustom(metrics, method);
+    return metrics;
+  }
+
+  /** The component's tags, or undefined. */
+  async tags(): Promise<Record<string, unknown> | undefined> {
+    const c = this.component;
+    if (c.tags === undefined) return undefined;
+    const tags = await this.call('tags()', () => (c.tags as NonNullable<Component['tags']>).call(c));
+    if (tags === undefined || tags === null) return undefined;
+    if (typeof tags !== 'object' || Array.isArray(tags)) {
+      throw new ServeError('COMPONENT_ERROR', 'tags() must return an object');
+    }
+    return tags;
+  }
+
+  /** The component's classNames(), or undefined. */
+  classNames(): string[] | undefined {
+    const c = this.component;
+    if (c.classNames === undefined) return undefined;
+    let names: unknown;
+    try {
+      names = c.classNames();
+    } catch (err) {
+      throw new ServeError('COMPONENT_ERROR', `classNames() failed: ${describeError(err)}`, { cause: err });
+    }
+    if (!isStringArray(names))
+      throw new ServeError('COMPONENT_ERROR', 'classNames() must return an array of strings');
+    return names as string[];
+  }
+
+  /** The health payload ("healthy" by default); 503 while draining. */
+  async health(): Promise<unknown> {
+    if (this.draining) throw new ServeError('UNAVAILABLE', 'shutting down: not accepting new work');
+    const c = this.component;
+    if (c.healthStatus === undefined) return 'healthy';
+    return this.call('healthStatus()', () =>
+      (c.healthStatus as NonNullable<Component['healthStatus']>).call(c),
+    );
+  }
+
+  /** Feedback: the wrapper's counters (non-zero reward, executor enabled), then sendFeedback if any. */
+  async feedback(
+    features: PredictInput,
+    names: string[],
+    reward: number,
+    truth: PredictInput | undefined,
+    routing: number | undefined,
+  ): Promise<unknown> {
+    if (reward !== 0 && this.settings.executorEnabled) this.metrics.countFeedback(reward);
+    const c = this.component;
+    if (c.sendFeedback === undefined) return undefined;
+    return this.call('sendFeedback()', () =>
+      (c.sendFeedback as NonNullable<Component['sendFeedback']>).call(
+        c,
+        features,
+        names,
+        reward,
+        truth,
+        routing,
+      ),
+    );
+  }
+}
