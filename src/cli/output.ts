@@ -1,7 +1,8 @@
 /**
  * Terminal output helpers: a progress bar on stderr (only on a TTY) and number formatting.
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type CliProgress from 'cli-progress';
 
 export interface Progress {
   update(done: number): void;
@@ -13,6 +14,8 @@ const NO_PROGRESS: Progress = { update() {}, stop() {} };
 /** A progress bar on stderr when it is a terminal and the job is long enough to deserve one. */
 export function progressBar(total: number, label: string, minTotal = 0): Progress {
   if (!process.stderr.isTTY || total < minTotal) return NO_PROGRESS;
+  // Required only when a bar is drawn (a terminal): scripts and CI never load it.
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,

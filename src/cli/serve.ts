@@ -11,25 +11,28 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { Command, InvalidArgumentError } from 'commander';
-import { AggregatorRegistry } from 'prom-client';
+import { DEFAULT_MODEL_PATH } from '../defaults.js';
 import { describeError, usageError } from '../errors.js';
-import { loadModel } from '../pipeline/artifact.js';
+import type { Component } from '../serve/component.js';
 import {
-  buildApp,
-  buildMetricsApp,
   DEFAULT_BODY_LIMIT,
+  DEFAULT_GRACE_SECONDS,
   DEFAULT_MAX_ROWS,
+  DEFAULT_METRICS_PORT,
   DEFAULT_MODEL_NAME,
-} from '../serve/app.js';
-import { type Component, ForestComponent, loadComponent } from '../serve/component.js';
+  DEFAULT_PORT,
+} from '../serve/constants.js';
 import { type Env, logLevel, metricsPath, portVar, seldonSettings } from '../serve/env.js';
-import { listen } from '../serve/lifecycle.js';
 import { positiveInt } from './options.js';
 
-export const DEFAULT_MODEL_PATH = 'artifacts/model.json';
-const DEFAULT_PORT = 9000;
-const DEFAULT_METRICS_PORT = 6000;
-const DEFAULT_GRACE_SECONDS = 10;
+// Fastify, prom-client and the model loader are imported when the command runs (start-up time).
+const load = async () => ({
+  ...(await import('prom-client')),
+  ...(await import('../pipeline/artifact.js')),
+  ...(await import('../serve/app.js')),
+  ...(await import('../serve/component.js')),
+  ...(await import('../serve/lifecycle.js')),
+});
 
 export interface ServeFlags {
   model?: string;
@@ -129,6 +132,7 @@ export function resolveServe(flags: ServeFlags, env: Env): Resolved {
 }
 
 async function loadServed(flags: ServeFlags): Promise<Component> {
+  const { loadModel, loadComponent, ForestComponent } = await load();
   const modelPath = flags.model ?? (flags.component === undefined ? DEFAULT_MODEL_PATH : undefined);
   const model = modelPath === undefined ? undefined : await loadModel(modelPath);
   if (flags.component !== undefined) return loadComponent(flags.component, model);
@@ -178,6 +182,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
 
 /** One process serving HTTP (and metrics, unless it is a cluster worker). */
 async function runSingle(flags: ServeFlags, r: Resolved): Promise<void> {
+  const { AggregatorRegistry, buildApp, buildMetricsApp, listen } = await load();
   const component = await loadServed(flags);
   const app = await buildApp(component, appOptions(flags, r));
   const worker = cluster.isWorker;
@@ -229,6 +234,7 @@ async function runSingle(flags: ServeFlags, r: Resolved): Promise<void> {
 
 /** The cluster primary: validates before forking, restarts crashed workers, serves aggregated metrics. */
 async function runPrimary(flags: ServeFlags, r: Resolved): Promise<void> {
+  const { AggregatorRegistry, buildApp, buildMetricsApp } = await load();
   // Fail here, once, with a one-line message, rather than in every worker.
   const component = await loadServed(flags);
   const check = await buildApp(component, { ...appOptions(flags, r), processMetrics: false });

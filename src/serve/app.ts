@@ -17,16 +17,13 @@ import Fastify, {
 } from 'fastify';
 import { installBodyParsers } from './body.js';
 import type { Component } from './component.js';
+import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_ROWS, DEFAULT_MODEL_NAME } from './constants.js';
 import { type Env, seldonSettings } from './env.js';
 import { ServeError, seldonEnvelope } from './errors.js';
 import { ServeMetrics } from './metrics.js';
 import { type DrainState, send } from './reply.js';
 import { Runtime } from './runtime.js';
 import { seldonErrorHandler, seldonRoutes } from './seldon.js';
-
-export const DEFAULT_MAX_ROWS = 100_000;
-export const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024;
-export const DEFAULT_MODEL_NAME = 'segserve';
 
 export interface AppOptions {
   /** The Seldon environment (identity, INCLUDE_METRICS_IN_CLIENT_RESPONSE, MODEL_METADATA...): default process.env. */

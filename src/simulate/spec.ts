@@ -3,7 +3,8 @@
  * process; `--spec FILE` deep-merges a partial JSON object over it (arrays replace whole), and
  * `parseSpec` validates the result once, at the boundary, so the sampler never re-checks anything.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv as AjvClass, ErrorObject, ValidateFunction } from 'ajv';
 import { usageError } from '../errors.js';
 
 export interface AgeBand {
@@ -144,7 +145,11 @@ export const SPEC_SCHEMA = {
 let compiled: ValidateFunction<Spec> | undefined;
 /** Compiled on first use: `segserve simulate` without --spec never pays for it (start-up time). */
 function validator(): ValidateFunction<Spec> {
-  compiled ??= new Ajv({ allErrors: false, strict: true }).compile<Spec>(SPEC_SCHEMA);
+  if (!compiled) {
+    // ajv (CommonJS) is required here, not imported: simulating without --spec never loads it.
+    const { Ajv } = createRequire(import.meta.url)('ajv') as { Ajv: typeof AjvClass };
+    compiled = new Ajv({ allErrors: false, strict: true }).compile<Spec>(SPEC_SCHEMA);
+  }
   return compiled;
 }
 
