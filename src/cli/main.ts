@@ -11,6 +11,7 @@ import { predictCommand } from './predict.js';
 import { serveCommand } from './serve.js';
 import { simulateCommand } from './simulate.js';
 import { trainCommand } from './train.js';
+import { upCommand } from './up.js';
 
 export function buildProgram(): Command {
   const program = new Command('segserve')
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     )
     .version(VERSION, '-V, --version')
     .showSuggestionAfterError(false);
+  program.addCommand(upCommand());
   program.addCommand(simulateCommand());
   program.addCommand(trainCommand());
   program.addCommand(predictCommand());

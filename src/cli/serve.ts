@@ -166,7 +166,7 @@ function firstSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-async function runServe(flags: ServeFlags): Promise<void> {
+export async function runServe(flags: ServeFlags): Promise<void> {
   const r = resolveServe(flags, process.env);
   if (cluster.isPrimary && flags.workers > 1) return runPrimary(flags, r);
   if (!cluster.isWorker) return runSingle(flags, r);

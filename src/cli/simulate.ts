@@ -6,7 +6,7 @@ import type { Spec } from '../simulate/spec.js';
 import { positiveInt, readJsonFile, seed } from './options.js';
 import { fmtInt, fmtSeconds, progressBar } from './output.js';
 
-interface SimulateFlags {
+export interface SimulateFlags {
   rows: number;
   seed: number;
   out?: string;
@@ -29,7 +29,7 @@ export function simulateCommand(): Command {
     .action(runSimulate);
 }
 
-async function runSimulate(flags: SimulateFlags): Promise<void> {
+export async function runSimulate(flags: SimulateFlags): Promise<void> {
   const { DEFAULT_SPEC, parseSpec } = await import('../simulate/spec.js');
   const { simulateToFile, writeCustomersCsv } = await import('../simulate/simulate.js');
   const spec: Spec = flags.spec

@@ -12,7 +12,7 @@ import { checkParams, DEFAULT_PARAMS, DEFAULT_SPACE, parseSpace, type Space } fr
 import { positiveInt, readJsonFile, seed } from './options.js';
 import { fmtSeconds, progressBar } from './output.js';
 
-interface TrainFlags {
+export interface TrainFlags {
   data: string;
   out?: string;
   seed: number;
@@ -148,7 +148,7 @@ export function fmtMatrix(m: number[][], classes: readonly number[]): string {
   return [header, ...rows].join('\n');
 }
 
-async function runTrain(flags: TrainFlags): Promise<void> {
+export async function runTrain(flags: TrainFlags): Promise<void> {
   if (flags.search) {
     const given = FIXED_FLAGS.filter(([key]) => flags[key] !== undefined).map(([, flag]) => flag);
     if (given.length > 0) throw usageError(`${given.join(', ')} only apply with --no-search`);

@@ -1,0 +1,109 @@
+/**
+ * `segserve up`: the whole path on defaults, for a newcomer. Simulates the data if it is missing,
+ * trains with the default search if the model is missing or older than the data, then serves.
+ */
+import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { DEFAULT_DATA_PATH, DEFAULT_MODEL_PATH, DEFAULT_ROWS, DEFAULT_SEED } from '../defaults.js';
+import {
+  DEFAULT_BODY_LIMIT,
+  DEFAULT_GRACE_SECONDS,
+  DEFAULT_MAX_ROWS,
+  DEFAULT_METRICS_PORT,
+  DEFAULT_MODEL_NAME,
+  DEFAULT_PORT,
+} from '../serve/constants.js';
+import { positiveInt, seed } from './options.js';
+import { runServe } from './serve.js';
+import { runSimulate } from './simulate.js';
+import { runTrain } from './train.js';
+
+interface UpFlags {
+  rows: number;
+  seed: number;
+  host: string;
+  port: number;
+  metricsPort: number;
+  fresh?: boolean;
+}
+
+/** The post's request: a 34-year-old with income 100, who responded, event 2. */
+export const POST_REQUEST =
+  '{"data": {"names": ["age", "income", "response", "events"], "ndarray": [[34.0, 100.0, 1, 2]]}}';
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > 65535)
+    throw new InvalidArgumentError('expected a port number in [0, 65535].');
+  return n;
+}
+
+export function upCommand(): Command {
+  return new Command('up')
+    .description('simulate, train and serve on defaults: from a fresh clone to a served model in one command')
+    .option('--rows <n>', 'rows to simulate when the data is missing', positiveInt, DEFAULT_ROWS)
+    .option('--seed <s>', 'seed for simulating and training', seed, DEFAULT_SEED)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'HTTP port', port, DEFAULT_PORT)
+    .option('--metrics-port <port>', 'metrics port', port, DEFAULT_METRICS_PORT)
+    .option('--fresh', 'simulate and train again even if the data and the model exist')
+    .action(runUp);
+}
+
+async function mtime(path: string): Promise<number | undefined> {
+  return (await stat(path).catch(() => undefined))?.mtimeMs;
+}
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function runUp(flags: UpFlags): Promise<void> {
+  const dataTime = await mtime(DEFAULT_DATA_PATH);
+  if (flags.fresh || dataTime === undefined) {
+    say(`== simulate: ${flags.rows} rows into ${DEFAULT_DATA_PATH}`);
+    await runSimulate({ rows: flags.rows, seed: flags.seed });
+  } else {
+    say(`== simulate: reusing ${DEFAULT_DATA_PATH} (--fresh to draw it again)`);
+  }
+
+  const modelTime = await mtime(DEFAULT_MODEL_PATH);
+  const dataNow = (await mtime(DEFAULT_DATA_PATH)) ?? 0;
+  if (flags.fresh || modelTime === undefined || modelTime < dataNow) {
+    say(`== train: the post's randomized search into ${DEFAULT_MODEL_PATH}`);
+    await runTrain({
+      data: DEFAULT_DATA_PATH,
+      seed: flags.seed,
+      nIter: 100,
+      cv: 3,
+      scoring: 'accuracy',
+      testSize: 0.4,
+      workers: availableParallelism(),
+      report: true,
+      search: true,
+    });
+  } else {
+    say(`== train: reusing ${DEFAULT_MODEL_PATH}, newer than the data (--fresh to train again)`);
+  }
+
+  const shown = flags.host === '0.0.0.0' || flags.host === '::' ? 'localhost' : flags.host;
+  const url = `http://${shown}:${flags.port}`;
+  say(`== serve: ${url} (Seldon Core v1 and Open Inference v2), metrics on :${flags.metricsPort}/metrics`);
+  say(`   report: ${join(dirname(DEFAULT_MODEL_PATH), 'report.html')}`);
+  say("   try the post's request:");
+  say(`   curl -s -X POST ${url}/api/v1.0/predictions -H 'Content-Type: application/json' \\`);
+  say(`     -d '${POST_REQUEST}'`);
+  say('   stop with Ctrl-C');
+  await runServe({
+    host: flags.host,
+    port: flags.port,
+    metricsPort: flags.metricsPort,
+    modelName: DEFAULT_MODEL_NAME,
+    workers: 1,
+    grace: DEFAULT_GRACE_SECONDS,
+    maxRows: DEFAULT_MAX_ROWS,
+    bodyLimit: DEFAULT_BODY_LIMIT,
+  });
+}

@@ -1,0 +1,94 @@
+import { mkdtempSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { spawnCli } from '../helpers/cli.js';
+
+/** A port that was free a moment ago. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(url: string, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > until) throw new Error(`${url} did not answer within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Runs `segserve up` in `cwd`, sends the post's request, stops it with SIGTERM. */
+async function up(cwd: string): Promise<{ stdout: string; code: number | null; probabilities: number[] }> {
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const child = spawnCli(['up', '--port', String(port), '--metrics-port', String(metricsPort)], { cwd });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => {
+    stdout += b;
+  });
+  child.stderr.on('data', (b: Buffer) => {
+    stderr += b;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  try {
+    await Promise.race([
+      waitFor(`http://127.0.0.1:${port}/health/ping`, 90_000),
+      exited.then((code) => {
+        throw new Error(`up exited early with ${code}: ${stderr}`);
+      }),
+    ]);
+    const answer = await fetch(`http://127.0.0.1:${port}/api/v1.0/predictions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"data": {"names": ["age", "income", "response", "events"], "ndarray": [[34.0, 100.0, 1, 2]]}}',
+    });
+    expect(answer.status).toBe(200);
+    const body = (await answer.json()) as { data: { ndarray: number[][] } };
+    child.kill('SIGTERM');
+    return { stdout, code: await exited, probabilities: body.data.ndarray[0] ?? [] };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+describe('segserve up', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'segserve-up-'));
+
+  it("simulates, trains and serves in an empty folder: the post's request is segment 1", async () => {
+    const first = await up(dir);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('== simulate: 5000 rows into data/customers.csv');
+    expect(first.stdout).toContain("== train: the post's randomized search into artifacts/model.json");
+    expect(first.stdout).toContain('report: artifacts/report.html');
+    expect(first.stdout).toMatch(/curl -s -X POST http:\/\/127\.0\.0\.1:\d+\/api\/v1\.0\/predictions/);
+    const p = first.probabilities;
+    expect(p.indexOf(Math.max(...p))).toBe(1);
+    expect(p[1]).toBeGreaterThanOrEqual(0.98);
+    statSync(join(dir, 'artifacts', 'report.html'));
+  });
+
+  it('a second up reuses the data and the model', async () => {
+    const data = statSync(join(dir, 'data', 'customers.csv')).mtimeMs;
+    const model = statSync(join(dir, 'artifacts', 'model.json')).mtimeMs;
+    const second = await up(dir);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('== simulate: reusing data/customers.csv');
+    expect(second.stdout).toContain('== train: reusing artifacts/model.json');
+    expect(statSync(join(dir, 'data', 'customers.csv')).mtimeMs).toBe(data);
+    expect(statSync(join(dir, 'artifacts', 'model.json')).mtimeMs).toBe(model);
+    expect(second.probabilities.indexOf(Math.max(...second.probabilities))).toBe(1);
+  });
+});
