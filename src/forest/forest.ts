@@ -15,10 +15,9 @@ export class Forest {
   // Prediction layout, copied from the trees at construction: every tree's nodes in one set of
   // arrays (child indices made absolute), and value normalised per node to class fractions.
   private readonly roots: Int32Array;
-  private readonly nodeFeature: Int32Array;
+  /** Node i's feature (-1 at a leaf), left and right child at [3i], [3i+1], [3i+2]: one read per level. */
+  private readonly nodeLinks: Int32Array;
   private readonly nodeThreshold: Float64Array;
-  private readonly nodeLeft: Int32Array;
-  private readonly nodeRight: Int32Array;
   private readonly nodeFraction: Float64Array;
   private importances: Float64Array | null = null;
 
@@ -30,10 +29,8 @@ export class Forest {
     let total = 0;
     for (const t of trees) total += t.feature.length;
     this.roots = new Int32Array(trees.length);
-    this.nodeFeature = new Int32Array(total);
+    this.nodeLinks = new Int32Array(3 * total);
     this.nodeThreshold = new Float64Array(total);
-    this.nodeLeft = new Int32Array(total);
-    this.nodeRight = new Int32Array(total);
     this.nodeFraction = new Float64Array(total * K);
     let offset = 0;
     trees.forEach((t, j) => {
@@ -42,10 +39,10 @@ export class Forest {
       for (let i = 0; i < nNodes; i++) {
         const at = offset + i;
         const leaf = t.feature[i]! < 0;
-        this.nodeFeature[at] = t.feature[i]!;
+        this.nodeLinks[3 * at] = t.feature[i]!;
+        this.nodeLinks[3 * at + 1] = leaf ? -1 : offset + t.left[i]!;
+        this.nodeLinks[3 * at + 2] = leaf ? -1 : offset + t.right[i]!;
         this.nodeThreshold[at] = t.threshold[i]!;
-        this.nodeLeft[at] = leaf ? -1 : offset + t.left[i]!;
-        this.nodeRight[at] = leaf ? -1 : offset + t.right[i]!;
         let sum = 0;
         for (let k = 0; k < K; k++) sum += t.value[i * K + k]!;
         if (sum > 0) for (let k = 0; k < K; k++) this.nodeFraction[at * K + k] = t.value[i * K + k]! / sum;
@@ -83,7 +80,7 @@ export class Forest {
     if (out.length < n * K)
       throw new Error(`out must hold n × nClasses = ${n * K} values, got ${out.length}`);
     out.fill(0, 0, n * K);
-    const { roots, nodeFeature, nodeThreshold, nodeLeft, nodeRight, nodeFraction } = this;
+    const { roots, nodeLinks, nodeThreshold, nodeFraction } = this;
     const nTrees = roots.length;
     // Row by row, all trees (one flat node array): the row's values and sums stay in L1.
     for (let i = 0; i < n; i++) {
@@ -91,10 +88,10 @@ export class Forest {
       const o = i * K;
       for (let t = 0; t < nTrees; t++) {
         let node = roots[t]!;
-        let f = nodeFeature[node]!;
+        let f = nodeLinks[3 * node]!;
         while (f >= 0) {
-          node = x[row + f]! <= nodeThreshold[node]! ? nodeLeft[node]! : nodeRight[node]!;
-          f = nodeFeature[node]!;
+          node = nodeLinks[3 * node + (x[row + f]! <= nodeThreshold[node]! ? 1 : 2)]!;
+          f = nodeLinks[3 * node]!;
         }
         const v = node * K;
         for (let k = 0; k < K; k++) out[o + k]! += nodeFraction[v + k]!;
