@@ -30,8 +30,9 @@ export function progressBar(total: number, label: string, minTotal = 0): Progres
   return { update: (done) => bar.update(done), stop: () => bar.stop() };
 }
 
+/** 1234567 → "1,234,567" (not toLocaleString: loading ICU's locale data costs a CLI 10+ ms). */
 export function fmtInt(n: number): string {
-  return n.toLocaleString('en-US');
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
 export function fmtSeconds(s: number): string {

@@ -1,21 +1,24 @@
 /**
- * Seeded randomness for the whole product, from the @stdlib packages: one MT19937 stream (randu
- * with `name: 'mt19937'`, the 53-bit normalized output) per
- * purpose, seeded with an array of 32-bit words (init_by_array), so that a user's seed and a task's
+ * Seeded randomness for the whole product, from the @stdlib packages: one MT19937 stream (its 53-bit
+ * `normalized` output) per purpose, seeded with an array of 32-bit words (init_by_array), so that a
+ * user's seed and a task's
  * coordinates (say candidate and fold) give independent, reproducible streams.
  */
 import { createRequire } from 'node:module';
 
 export { isValidSeed, MAX_SEED } from './seed.js';
 
-type Randu = typeof import('@stdlib/random-base-randu');
+/** The part of @stdlib/random-base-mt19937 we use; its published types omit `normalized`. */
+interface Mt19937 {
+  factory(options: { seed: Uint32Array }): { normalized: () => number };
+}
 type Normal = typeof import('@stdlib/random-base-normal');
 // The @stdlib packages are CommonJS: required on first use, so commands that draw nothing never load them.
 const require = createRequire(import.meta.url);
-let stdlib: { randu: Randu; normal: Normal } | undefined;
-function loadStdlib(): { randu: Randu; normal: Normal } {
+let stdlib: { mt19937: Mt19937; normal: Normal } | undefined;
+function loadStdlib(): { mt19937: Mt19937; normal: Normal } {
   stdlib ??= {
-    randu: require('@stdlib/random-base-randu') as Randu,
+    mt19937: require('@stdlib/random-base-mt19937') as Mt19937,
     normal: require('@stdlib/random-base-normal') as Normal,
   };
   return stdlib;
@@ -36,8 +39,8 @@ export interface Rng {
  */
 export function createRng(...words: number[]): Rng {
   const seed = Uint32Array.from(words.length >= 2 ? words : [...words, 0]);
-  const { randu, normal } = loadStdlib();
-  const uniform = randu.factory({ name: 'mt19937', seed });
+  const { mt19937, normal } = loadStdlib();
+  const uniform = mt19937.factory({ seed }).normalized;
   const gauss = normal.factory(0, 1, { prng: uniform });
   return { uniform, normal: gauss, int: (n) => Math.floor(uniform() * n) };
 }
