@@ -97,6 +97,7 @@ async function runUp(flags: UpFlags): Promise<void> {
   say(`     -d '${POST_REQUEST}'`);
   say('   stop with Ctrl-C');
   await runServe({
+    model: DEFAULT_MODEL_PATH, // the model just trained, whatever $SEGSERVE_MODEL says
     host: flags.host,
     port: flags.port,
     metricsPort: flags.metricsPort,
