@@ -1,9 +1,13 @@
 /**
  * `segserve serve`: loads and validates the model (and component) before listening, serves Seldon Core
- * v1 on the HTTP port and Prometheus on the metrics port, and on SIGTERM/SIGINT drains: health turns
+ * v1 and the Open Inference Protocol v2 on the HTTP port and Prometheus on the metrics port, and on
+ * SIGTERM/SIGINT drains: health turns
  * 503, the listener closes, in-flight requests finish, and the process exits 0 within --grace.
  * With --workers N the primary forks N workers (node:cluster) sharing the HTTP port and serves all
  * workers' metrics together (prom-client's AggregatorRegistry).
+ *
+ * The environment of a container platform is read too: the Seldon variables (ports, identity), KServe's
+ * PORT, PROTOCOL (seldon, v1, v2, kserve) and SEGSERVE_MODEL (the model when --model is not given).
  *
  * Exit codes: a bad flag, environment or model fails before listening through main.ts (1 or 2); the
  * signal-driven end exits here, since the server's life ends outside any command promise.
@@ -12,7 +16,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_MODEL_PATH } from '../defaults.js';
-import { describeError, usageError } from '../errors.js';
+import { describeError, SegserveError, usageError } from '../errors.js';
 import type { Component } from '../serve/component.js';
 import {
   DEFAULT_BODY_LIMIT,
@@ -22,7 +26,16 @@ import {
   DEFAULT_MODEL_NAME,
   DEFAULT_PORT,
 } from '../serve/constants.js';
-import { type Env, logLevel, metricsPath, portVar, seldonSettings } from '../serve/env.js';
+import {
+  type Env,
+  logLevel,
+  metricsPath,
+  modelVar,
+  type Protocol,
+  portVar,
+  protocolVar,
+  seldonSettings,
+} from '../serve/env.js';
 import { positiveInt } from './options.js';
 
 // Fastify, prom-client and the model loader are imported when the command runs (start-up time).
@@ -63,10 +76,12 @@ function seconds(value: string): number {
 
 export function serveCommand(): Command {
   return new Command('serve')
-    .description('serve the model over Seldon Core v1 (REST), with Prometheus metrics on a second port')
+    .description(
+      'serve the model over Seldon Core v1 and Open Inference v2 (REST, one port), with Prometheus metrics on a second port',
+    )
     .option(
       '--model <path>',
-      `model artifact (default: ${DEFAULT_MODEL_PATH}; with --component, none unless given)`,
+      `model artifact (default: $SEGSERVE_MODEL, else ${DEFAULT_MODEL_PATH}; with --component, none unless given)`,
     )
     .option(
       '--component <file>',
@@ -83,7 +98,11 @@ export function serveCommand(): Command {
       `metrics port (default: $PREDICTIVE_UNIT_METRICS_SERVICE_PORT or ${DEFAULT_METRICS_PORT})`,
       port,
     )
-    .option('--model-name <name>', 'model name (metadata)', DEFAULT_MODEL_NAME)
+    .option(
+      '--model-name <name>',
+      'model name (metadata; the Open Inference Protocol serves /v2/models/<name>)',
+      DEFAULT_MODEL_NAME,
+    )
     .option('--workers <n>', 'worker processes sharing the port (node:cluster)', positiveInt, 1)
     .option(
       '--grace <seconds>',
@@ -103,6 +122,10 @@ export function serveCommand(): Command {
 
 export interface Resolved {
   env: Env;
+  /** The model artifact to load: --model, else $SEGSERVE_MODEL, else the default (none with --component). */
+  model: string | undefined;
+  /** PROTOCOL: the envelope of errors outside either protocol's routes (both are always served). */
+  protocol: Protocol;
   level: string;
   port: number;
   metricsPort: number;
@@ -113,6 +136,7 @@ export interface Resolved {
 /** Flags win over the environment; every bad value fails here, before anything is loaded. */
 export function resolveServe(flags: ServeFlags, env: Env): Resolved {
   seldonSettings(env);
+  const protocol = protocolVar(env);
   const level = logLevel(env);
   const httpPort =
     flags.port ?? portVar(env, 'PREDICTIVE_UNIT_HTTP_SERVICE_PORT') ?? portVar(env, 'PORT') ?? DEFAULT_PORT;
@@ -123,6 +147,8 @@ export function resolveServe(flags: ServeFlags, env: Env): Resolved {
   }
   return {
     env,
+    model: flags.model ?? modelVar(env) ?? (flags.component === undefined ? DEFAULT_MODEL_PATH : undefined),
+    protocol,
     level,
     port: httpPort,
     metricsPort,
@@ -131,10 +157,22 @@ export function resolveServe(flags: ServeFlags, env: Env): Resolved {
   };
 }
 
-async function loadServed(flags: ServeFlags): Promise<Component> {
+async function loadServed(flags: ServeFlags, r: Resolved): Promise<Component> {
   const { loadModel, loadComponent, ForestComponent } = await load();
-  const modelPath = flags.model ?? (flags.component === undefined ? DEFAULT_MODEL_PATH : undefined);
-  const model = modelPath === undefined ? undefined : await loadModel(modelPath);
+  let model: Awaited<ReturnType<typeof loadModel>> | undefined;
+  try {
+    model = r.model === undefined ? undefined : await loadModel(r.model);
+  } catch (err) {
+    // In a container the path usually comes from the image's SEGSERVE_MODEL: say so.
+    if (flags.model === undefined && modelVar(r.env) !== undefined && err instanceof SegserveError) {
+      throw new SegserveError(
+        `${err.message}; the path is $SEGSERVE_MODEL: mount the model there, or point it elsewhere`,
+        err.kind,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
   if (flags.component !== undefined) return loadComponent(flags.component, model);
   return new ForestComponent(model as NonNullable<typeof model>);
 }
@@ -142,6 +180,7 @@ async function loadServed(flags: ServeFlags): Promise<Component> {
 function appOptions(flags: ServeFlags, r: Resolved) {
   return {
     env: r.env,
+    protocol: r.protocol,
     modelName: flags.modelName,
     maxRows: flags.maxRows,
     bodyLimit: flags.bodyLimit,
@@ -183,7 +222,7 @@ export async function runServe(flags: ServeFlags): Promise<void> {
 /** One process serving HTTP (and metrics, unless it is a cluster worker). */
 async function runSingle(flags: ServeFlags, r: Resolved): Promise<void> {
   const { AggregatorRegistry, buildApp, buildMetricsApp, listen } = await load();
-  const component = await loadServed(flags);
+  const component = await loadServed(flags, r);
   const app = await buildApp(component, appOptions(flags, r));
   const worker = cluster.isWorker;
   if (worker) {
@@ -207,7 +246,14 @@ async function runSingle(flags: ServeFlags, r: Resolved): Promise<void> {
     metricsPort: r.metricsPort,
   });
   app.segserve.log.info(
-    { port: serving.port, metricsPort: serving.metricsPort, metricsPath: r.metricsPath, pid: process.pid },
+    {
+      port: serving.port,
+      metricsPort: serving.metricsPort,
+      metricsPath: r.metricsPath,
+      protocol: r.protocol,
+      model: r.model,
+      pid: process.pid,
+    },
     'segserve serving',
   );
   const ended = await Promise.race([
@@ -236,7 +282,7 @@ async function runSingle(flags: ServeFlags, r: Resolved): Promise<void> {
 async function runPrimary(flags: ServeFlags, r: Resolved): Promise<void> {
   const { AggregatorRegistry, buildApp, buildMetricsApp } = await load();
   // Fail here, once, with a one-line message, rather than in every worker.
-  const component = await loadServed(flags);
+  const component = await loadServed(flags, r);
   const check = await buildApp(component, { ...appOptions(flags, r), processMetrics: false });
   const log = check.segserve.log;
   await check.close();

@@ -1,7 +1,8 @@
 /**
- * The app factory: a Fastify instance serving one component over Seldon Core v1, never listening
- * (tests use inject(); lifecycle.ts listens). Shared by every protocol: body parsers, CORS, the request
- * metrics, 404/405 in the error envelope, the draining flag. The metrics port is a second, tiny app.
+ * The app factory: a Fastify instance serving one component over Seldon Core v1 and the Open Inference
+ * Protocol v2 on one port, never listening (tests use inject(); lifecycle.ts listens). Shared by every
+ * protocol: body parsers, CORS, the request metrics, 404/405 in the error envelope of the path's
+ * protocol, the draining flag. The metrics port is a second, tiny app.
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
@@ -18,9 +19,10 @@ import Fastify, {
 import { installBodyParsers } from './body.js';
 import type { Component } from './component.js';
 import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_ROWS, DEFAULT_MODEL_NAME } from './constants.js';
-import { type Env, seldonSettings } from './env.js';
-import { ServeError, seldonEnvelope } from './errors.js';
+import { type Env, type Protocol, seldonSettings } from './env.js';
+import { oipEnvelope, ServeError, seldonEnvelope } from './errors.js';
 import { ServeMetrics } from './metrics.js';
+import { isOipPath, oipErrorHandler, oipRoutes } from './oip.js';
 import { type DrainState, send } from './reply.js';
 import { Runtime } from './runtime.js';
 import { seldonErrorHandler, seldonRoutes } from './seldon.js';
@@ -30,6 +32,11 @@ export interface AppOptions {
   env?: Env;
   /** The model's name (forest metadata; the Open Inference Protocol's model name). Default "segserve". */
   modelName?: string;
+  /**
+   * The protocol the platform expects (PROTOCOL): both are always served; this picks the error envelope
+   * outside either protocol's paths (unknown paths, malformed requests). Default "seldon".
+   */
+  protocol?: Protocol;
   /** Most rows in one request (default 100,000); more is a 413. */
   maxRows?: number;
   /** Largest request body in bytes (default 10 MiB); more is a 413. */
@@ -65,13 +72,24 @@ declare module 'fastify' {
 
 const JSON_TYPE = 'application/json';
 
-function sendError(req: FastifyRequest, reply: FastifyReply, state: DrainState, e: ServeError): void {
+/** The error body of `e` in the envelope of `protocol`. */
+function errorBody(protocol: Protocol, e: ServeError): string {
+  return JSON.stringify(protocol === 'v2' ? oipEnvelope(e) : seldonEnvelope(e));
+}
+
+function sendError(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  state: DrainState,
+  protocol: Protocol,
+  e: ServeError,
+): void {
   if (e.headers) reply.headers(e.headers);
-  send(req, reply.code(e.status), state, JSON_TYPE, JSON.stringify(seldonEnvelope(e)));
+  send(req, reply.code(e.status), state, JSON_TYPE, errorBody(protocol, e));
 }
 
 /** Malformed HTTP never reaches a route: answer it in the envelope too, then close. */
-function clientErrorHandler(err: ConnectionError, socket: Socket): void {
+function clientErrorHandler(protocol: Protocol, err: ConnectionError, socket: Socket): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
@@ -83,7 +101,7 @@ function clientErrorHandler(err: ConnectionError, socket: Socket): void {
           'the request line and headers are larger than the server accepts: send the message as a POST body, not in ?json=',
         )
       : new ServeError('BAD_DATA', `malformed HTTP request (${err.code ?? err.message})`);
-  const body = JSON.stringify(seldonEnvelope(e));
+  const body = errorBody(protocol, e);
   socket.end(
     `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\nContent-Type: ${JSON_TYPE}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n${body}`,
@@ -139,6 +157,9 @@ class RouteTable {
 export async function buildApp(component: Component, options: AppOptions = {}): Promise<FastifyInstance> {
   const env = options.env ?? process.env;
   const settings = seldonSettings(env);
+  const protocol = options.protocol ?? 'seldon';
+  /** The protocol whose envelope an answer outside any route uses: the path's, else PROTOCOL's. */
+  const protocolOf = (url: string): Protocol => (isOipPath(url) ? 'v2' : protocol);
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const metrics =
     options.metrics ??
@@ -160,9 +181,10 @@ export async function buildApp(component: Component, options: AppOptions = {}): 
     // We answer during shutdown ourselves: health turns 503, other routes finish and close the connection.
     return503OnClosing: false,
     // A URL that does not decode is a 400 in the envelope too.
-    frameworkErrors: (err, req, reply) => seldonErrorHandler(err, req, reply),
+    frameworkErrors: (err, req, reply) =>
+      protocolOf(req.url) === 'v2' ? oipErrorHandler(err, req, reply) : seldonErrorHandler(err, req, reply),
     forceCloseConnections: 'idle',
-    clientErrorHandler,
+    clientErrorHandler: (err, socket) => clientErrorHandler(protocol, err, socket),
   });
 
   // Fastify's own pino logger, borrowed from an instance that is never started, so that the serving
@@ -221,11 +243,13 @@ export async function buildApp(component: Component, options: AppOptions = {}): 
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '/';
     const allowed = table.allowed(path);
+    const envelope = protocolOf(path);
     if (allowed) {
       sendError(
         req,
         reply,
         runtime,
+        envelope,
         new ServeError(
           'METHOD_NOT_ALLOWED',
           `${req.method} is not allowed on ${path}: use ${allowed.join(', ')}`,
@@ -239,12 +263,15 @@ export async function buildApp(component: Component, options: AppOptions = {}): 
         req,
         reply,
         runtime,
+        envelope,
         new ServeError('NOT_FOUND', `no route for ${req.method} ${path.slice(0, 200)}`),
       );
     }
   });
 
   await app.register(seldonRoutes, { runtime });
+  // Its own context: OIP reads any body as JSON and answers errors as {"error": ...}.
+  await app.register(oipRoutes, { runtime, bodyLimit });
   return app;
 }
 

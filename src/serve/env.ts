@@ -3,6 +3,7 @@
  * usage error naming the variable; nothing here is read on the request path.
  */
 import { usageError } from '../errors.js';
+import { DEFAULT_METRICS_PATH, MODEL_ENV, PROTOCOL_ENV } from './constants.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -105,7 +106,7 @@ export function seldonSettings(env: Env): SeldonSettings {
 
 /** The metrics path: PREDICTIVE_UNIT_METRICS_ENDPOINT (default /metrics), always with a leading `/`. */
 export function metricsPath(env: Env): string {
-  const raw = nonEmpty(env.PREDICTIVE_UNIT_METRICS_ENDPOINT) ?? '/metrics';
+  const raw = nonEmpty(env.PREDICTIVE_UNIT_METRICS_ENDPOINT) ?? DEFAULT_METRICS_PATH;
   return raw.startsWith('/') ? raw : `/${raw}`;
 }
 
@@ -137,4 +138,37 @@ export function portVar(env: Env, name: string): number | undefined {
   if (!/^\d+$/.test(raw) || n > 65535)
     throw usageError(`${name}=${raw}: expected a port number in [0, 65535]`);
   return n;
+}
+
+/**
+ * The protocol a platform expects: `seldon` (Seldon Core v1) or `v2` (the Open Inference Protocol, which
+ * KServe, Seldon Core 2 and MLServer speak). Both are always served on the HTTP port; this only picks the
+ * error envelope of answers outside either protocol's routes (an unknown path, a malformed request).
+ */
+export type Protocol = 'seldon' | 'v2';
+
+const PROTOCOLS: ReadonlyMap<string, Protocol> = new Map([
+  ['seldon', 'seldon'],
+  ['v1', 'seldon'],
+  ['v2', 'v2'],
+  ['kserve', 'v2'],
+  ['oip', 'v2'],
+]);
+
+/** PROTOCOL (seldon, v1, v2, kserve, oip; case-insensitive; default seldon). */
+export function protocolVar(env: Env): Protocol {
+  const raw = nonEmpty(env[PROTOCOL_ENV]);
+  if (raw === undefined) return 'seldon';
+  const protocol = PROTOCOLS.get(raw.toLowerCase());
+  if (protocol === undefined) {
+    throw usageError(
+      `${PROTOCOL_ENV}=${raw}: expected seldon, v1, v2 or kserve (Seldon v1 and Open Inference v2 REST are both always served)`,
+    );
+  }
+  return protocol;
+}
+
+/** SEGSERVE_MODEL: the model artifact's path when --model is not given, or undefined when unset or empty. */
+export function modelVar(env: Env): string | undefined {
+  return nonEmpty(env[MODEL_ENV]);
 }

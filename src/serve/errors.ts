@@ -1,7 +1,7 @@
 /**
  * The serving error catalogue: one stable code per situation, its HTTP status, and the reason string
  * Seldon clients and dashboards key on. Protocol modules render a ServeError in their own envelope
- * (Seldon v1 here; the Open Inference Protocol renders the same codes as `{"error": ...}`), so every
+ * (Seldon v1's `status` object; the Open Inference Protocol's `{"error": ...}`), so every
  * protocol shares the codes, the statuses and the request metrics.
  *
  * 4xx means the client must change the request; 5xx means a defect, ours or the component's.
@@ -16,6 +16,7 @@ export type ServeErrorCode =
   | 'HEADERS_TOO_LARGE'
   | 'UNAVAILABLE'
   | 'BAD_METRIC'
+  | 'NOT_IMPLEMENTED'
   | 'COMPONENT_ERROR'
   | 'INTERNAL';
 
@@ -38,6 +39,8 @@ export const CATALOGUE: Readonly<Record<ServeErrorCode, CatalogueEntry>> = {
   UNAVAILABLE: { status: 503, reason: 'MICROSERVICE_UNAVAILABLE' },
   /** A component's metrics() returned something that is not a valid Seldon metric. */
   BAD_METRIC: { status: 500, reason: 'MICROSERVICE_BAD_METRIC' },
+  /** A request this server cannot answer in this protocol (a component's non-tensor answer over v2). */
+  NOT_IMPLEMENTED: { status: 501, reason: 'MICROSERVICE_NOT_IMPLEMENTED' },
   /** A user component threw or returned something that cannot be sent. */
   COMPONENT_ERROR: { status: 500, reason: 'MICROSERVICE_INTERNAL_ERROR' },
   /** A defect of segserve itself. */
@@ -80,6 +83,15 @@ export interface SeldonErrorBody {
 
 export function seldonEnvelope(err: ServeError): SeldonErrorBody {
   return { status: { code: -1, info: err.message, reason: err.reason, status: 1 } };
+}
+
+/** The Open Inference Protocol's error body: one string saying what is wrong. */
+export interface OipErrorBody {
+  error: string;
+}
+
+export function oipEnvelope(err: ServeError): OipErrorBody {
+  return { error: err.message };
 }
 
 /** Fastify's own errors carry a `code` (FST_...) and a `statusCode`. */

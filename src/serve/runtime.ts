@@ -1,7 +1,7 @@
 /**
  * The served component, as every protocol sees it: the typed-array fast path of the forest, calls into
  * a user component with its errors mapped to the catalogue, custom metrics validated and recorded,
- * metadata built once at start-up, and the draining flag. Protocol modules (seldon.ts, later oip.ts)
+ * metadata built once at start-up, and the draining flag. Protocol modules (seldon.ts, oip.ts)
  * translate the wire to and from these calls; nothing here knows a wire format.
  */
 import { describeError, usageError } from '../errors.js';

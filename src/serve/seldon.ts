@@ -10,6 +10,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { FeatureInfo } from '../pipeline/types.js';
 import { firstString, InvalidJson, MultipartBody } from './body.js';
 import type { PredictInput, SeldonMeta, SeldonMetric } from './component.js';
+import { SELDON_LIVENESS_PATH, SELDON_READINESS_PATH } from './constants.js';
 import { badData, ServeError, seldonEnvelope, toServeError } from './errors.js';
 import type { RequestService } from './metrics.js';
 import { send } from './reply.js';
@@ -710,11 +711,11 @@ export async function seldonRoutes(app: FastifyInstance, options: SeldonRoutesOp
   app.post('/api/v0.1/feedback', feedbacks, feedback);
   app.route({ method: ['GET', 'POST'], url: '/send-feedback', ...feedbacks, handler: feedback });
 
-  app.get('/health/ping', (req, reply) => {
+  app.get(SELDON_LIVENESS_PATH, (req, reply) => {
     send(req, reply, runtime, 'text/html; charset=utf-8', 'pong');
   });
   const status = { config: { service: 'status' as const } };
-  app.get('/health/status', status, healthStatus);
+  app.get(SELDON_READINESS_PATH, status, healthStatus);
   app.get('/api/v1.0/health/status', status, healthStatus);
 
   const metadata = { config: { service: 'metadata' as const } };

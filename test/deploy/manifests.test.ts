@@ -1,0 +1,343 @@
+/**
+ * The deployment files against the constants the server itself uses (src/serve/constants.ts), so that
+ * manifests and code cannot drift: every Kubernetes manifest parsed with `yaml` (ports, probe paths,
+ * env, the grace period, Prometheus annotations), the Dockerfile (EXPOSE, SEGSERVE_MODEL, HEALTHCHECK,
+ * non-root, stages) and .dockerignore (it lets in exactly what the Dockerfile copies).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import {
+  CONTAINER_MODEL_PATH,
+  DEFAULT_GRACE_SECONDS,
+  DEFAULT_METRICS_PATH,
+  DEFAULT_METRICS_PORT,
+  DEFAULT_PORT,
+  HTTP_PORT_NAME,
+  KSERVE_PORT,
+  METRICS_PORT_NAME,
+  MODEL_ENV,
+  OIP_LIVE_PATH,
+  OIP_READY_PATH,
+  PROTOCOL_ENV,
+  SELDON_LIVENESS_PATH,
+  SELDON_READINESS_PATH,
+} from '../../src/serve/constants.js';
+import { protocolVar } from '../../src/serve/env.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+
+const K8S = join(REPO_ROOT, 'deploy/k8s');
+
+// The shapes of the Kubernetes objects this test reads (the rest is left to the API server).
+interface Port {
+  name?: string;
+  containerPort: number;
+  protocol?: string;
+}
+interface Probe {
+  httpGet?: { path: string; port?: number | string };
+}
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  env?: { name: string; value?: string }[];
+  ports?: Port[];
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  lifecycle?: { preStop?: { exec?: { command: string[] } } };
+}
+interface PodSpec {
+  terminationGracePeriodSeconds?: number;
+  securityContext?: { runAsNonRoot?: boolean };
+  containers: Container[];
+}
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  // Each kind has its own spec; the tests below narrow it.
+  spec: unknown;
+}
+
+interface Loaded {
+  file: string;
+  text: string;
+  docs: Manifest[];
+}
+
+function load(): Loaded[] {
+  return readdirSync(K8S)
+    .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+    .sort()
+    .map((file) => {
+      const text = readFileSync(join(K8S, file), 'utf8');
+      const docs = parseAllDocuments(text);
+      const parsed: Manifest[] = [];
+      for (const doc of Array.isArray(docs) ? docs : [docs]) {
+        expect(doc.errors, `${file}: ${doc.errors.join('; ')}`).toEqual([]);
+        expect(doc.warnings, `${file}: ${doc.warnings.join('; ')}`).toEqual([]);
+        parsed.push(doc.toJS() as Manifest);
+      }
+      return { file, text, docs: parsed };
+    });
+}
+
+const files = load();
+const all = files.flatMap((f) => f.docs);
+
+function byKind(kind: string): Manifest {
+  const found = all.filter((m) => m.kind === kind);
+  expect(found, `one ${kind} in deploy/k8s`).toHaveLength(1);
+  return found[0] as Manifest;
+}
+
+function env(c: Container, name: string): string | undefined {
+  return c.env?.find((e) => e.name === name)?.value;
+}
+
+function port(c: Container, name: string): Port | undefined {
+  return c.ports?.find((p) => p.name === name);
+}
+
+/** The --grace of a container's args, else the default. */
+function grace(c: Container): number {
+  const args = c.args ?? [];
+  const at = args.indexOf('--grace');
+  return at >= 0 ? Number(args[at + 1]) : DEFAULT_GRACE_SECONDS;
+}
+
+/** The seconds of a `sleep N` preStop hook (the operator's default for Seldon: 5). */
+function preStopSleep(c: Container, fallback = 0): number {
+  const command = c.lifecycle?.preStop?.exec?.command;
+  if (command === undefined) return fallback;
+  const m = /sleep\s+(\d+)/.exec(command.join(' '));
+  return m ? Number(m[1]) : fallback;
+}
+
+/** Checks what every serving container has: the model path, the HTTP and metrics ports, resources. */
+function checkSeldonStyle(c: Container, pod: PodSpec, defaultPreStop: number): void {
+  expect(env(c, MODEL_ENV)).toBe(CONTAINER_MODEL_PATH);
+  expect(port(c, HTTP_PORT_NAME)?.containerPort).toBe(DEFAULT_PORT);
+  expect(port(c, METRICS_PORT_NAME)?.containerPort).toBe(DEFAULT_METRICS_PORT);
+  expect(c.readinessProbe?.httpGet).toEqual({ path: SELDON_READINESS_PATH, port: HTTP_PORT_NAME });
+  expect(c.livenessProbe?.httpGet).toEqual({ path: SELDON_LIVENESS_PATH, port: HTTP_PORT_NAME });
+  expect(c.resources?.requests?.cpu).toBeDefined();
+  expect(c.resources?.requests?.memory).toBeDefined();
+  expect(c.resources?.limits?.memory).toBeDefined();
+  expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(grace(c) + preStopSleep(c, defaultPreStop));
+  expect(pod.securityContext?.runAsNonRoot).toBe(true);
+}
+
+describe('every manifest', () => {
+  test('parses, and explains itself in comments', () => {
+    expect(files.map((f) => f.file)).toEqual([
+      'deployment.yaml',
+      'inference-service.yaml',
+      'seldon-deployment.yaml',
+    ]);
+    for (const { file, text, docs } of files) {
+      expect(text.startsWith('#'), `${file} starts with a comment`).toBe(true);
+      expect(text.split('\n').filter((l) => /^\s*#/.test(l)).length, file).toBeGreaterThan(5);
+      for (const doc of docs) {
+        expect(typeof doc.apiVersion, file).toBe('string');
+        expect(typeof doc.metadata?.name, file).toBe('string');
+      }
+    }
+  });
+});
+
+describe('SeldonDeployment (Seldon Core v1)', () => {
+  const sdep = byKind('SeldonDeployment');
+  const spec = sdep.spec as {
+    protocol?: string;
+    predictors: {
+      name: string;
+      labels?: Record<string, string>;
+      componentSpecs: { spec: PodSpec }[];
+      graph: { name: string; type: string; endpoint?: { type: string }; children?: unknown[] };
+    }[];
+  };
+
+  test('a custom MODEL server: the graph node is named after its container', () => {
+    expect(sdep.apiVersion).toBe('machinelearning.seldon.io/v1');
+    expect(spec.protocol).toBe('seldon');
+    expect(spec.predictors).toHaveLength(1);
+    const predictor = spec.predictors[0];
+    const containers = predictor?.componentSpecs.flatMap((c) => c.spec.containers) ?? [];
+    expect(predictor?.graph.type).toBe('MODEL');
+    expect(predictor?.graph.endpoint?.type).toBe('REST');
+    expect(containers.map((c) => c.name)).toContain(predictor?.graph.name);
+    expect(predictor?.labels?.version).toBeDefined();
+  });
+
+  test('ports http and metrics, the Seldon probes, the model path, the grace period', () => {
+    const predictor = spec.predictors[0];
+    const pod = predictor?.componentSpecs[0]?.spec as PodSpec;
+    const c = pod.containers.find((x) => x.name === predictor?.graph.name) as Container;
+    // Without its own lifecycle, the Seldon operator adds a 5 s preStop sleep.
+    checkSeldonStyle(c, pod, 5);
+  });
+});
+
+describe('InferenceService (KServe, Open Inference v2)', () => {
+  const isvc = byKind('InferenceService');
+  const predictor = (isvc.spec as { predictor: { containers: Container[] } }).predictor;
+  const c = predictor.containers[0] as Container;
+
+  test('a custom predictor container: PROTOCOL=v2, port 8080 through PORT, readiness on /v2/health/ready', () => {
+    expect(isvc.apiVersion).toBe('serving.kserve.io/v1beta1');
+    expect(predictor.containers).toHaveLength(1);
+    expect(c.name).toBe('kserve-container');
+    const protocol = env(c, PROTOCOL_ENV);
+    expect(protocol).toBe('v2');
+    // The server accepts the value it is given.
+    expect(protocolVar({ [PROTOCOL_ENV]: protocol })).toBe('v2');
+    // Knative sets PORT from the one container port, and refuses a PORT in env.
+    expect(env(c, 'PORT')).toBeUndefined();
+    expect(c.ports).toEqual([{ containerPort: KSERVE_PORT, protocol: 'TCP' }]);
+    expect(c.readinessProbe?.httpGet?.path).toBe(OIP_READY_PATH);
+    expect(c.livenessProbe?.httpGet?.path).toBe(OIP_LIVE_PATH);
+    expect(env(c, MODEL_ENV)).toBe(CONTAINER_MODEL_PATH);
+    expect(c.resources?.requests?.cpu).toBeDefined();
+  });
+
+  test('Prometheus scraping of the metrics port', () => {
+    const a = isvc.metadata.annotations ?? {};
+    expect(a['serving.kserve.io/enable-prometheus-scraping']).toBe('true');
+    expect(a['prometheus.kserve.io/port']).toBe(String(DEFAULT_METRICS_PORT));
+    expect(a['prometheus.kserve.io/path']).toBe(DEFAULT_METRICS_PATH);
+  });
+});
+
+describe('plain Deployment + Service + HorizontalPodAutoscaler', () => {
+  const deployment = byKind('Deployment');
+  const dspec = deployment.spec as {
+    selector: { matchLabels: Record<string, string> };
+    template: {
+      metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
+      spec: PodSpec;
+    };
+  };
+  const pod = dspec.template.spec;
+  const c = pod.containers[0] as Container;
+
+  test('probes, ports, resources, the model path, and a termination grace above preStop + --grace', () => {
+    expect(deployment.apiVersion).toBe('apps/v1');
+    expect(dspec.template.metadata.labels).toMatchObject(dspec.selector.matchLabels);
+    expect(preStopSleep(c)).toBeGreaterThan(0);
+    checkSeldonStyle(c, pod, 0);
+  });
+
+  test('Prometheus scrape annotations name the metrics port and path', () => {
+    const a = dspec.template.metadata.annotations ?? {};
+    expect(a['prometheus.io/scrape']).toBe('true');
+    expect(a['prometheus.io/port']).toBe(String(DEFAULT_METRICS_PORT));
+    expect(a['prometheus.io/path']).toBe(DEFAULT_METRICS_PATH);
+  });
+
+  test('the Service selects the pods and forwards to the named ports', () => {
+    const service = byKind('Service');
+    const sspec = service.spec as {
+      selector: Record<string, string>;
+      ports: { name: string; port: number; targetPort: string | number }[];
+    };
+    expect(dspec.template.metadata.labels).toMatchObject(sspec.selector);
+    const http = sspec.ports.find((p) => p.name === HTTP_PORT_NAME);
+    const metrics = sspec.ports.find((p) => p.name === METRICS_PORT_NAME);
+    expect(http).toMatchObject({ port: DEFAULT_PORT, targetPort: HTTP_PORT_NAME });
+    expect(metrics).toMatchObject({ port: DEFAULT_METRICS_PORT, targetPort: METRICS_PORT_NAME });
+  });
+
+  test('the HPA scales the Deployment on CPU (which the container requests)', () => {
+    const hpa = byKind('HorizontalPodAutoscaler');
+    expect(hpa.apiVersion).toBe('autoscaling/v2');
+    const hspec = hpa.spec as {
+      scaleTargetRef: { apiVersion: string; kind: string; name: string };
+      minReplicas: number;
+      maxReplicas: number;
+      metrics: { type: string; resource?: { name: string } }[];
+    };
+    expect(hspec.scaleTargetRef).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: deployment.metadata.name,
+    });
+    expect(hspec.minReplicas).toBeGreaterThanOrEqual(1);
+    expect(hspec.maxReplicas).toBeGreaterThan(hspec.minReplicas);
+    expect(hspec.metrics.some((m) => m.resource?.name === 'cpu')).toBe(true);
+    expect(c.resources?.requests?.cpu).toBeDefined();
+  });
+});
+
+describe('deploy/Dockerfile and .dockerignore', () => {
+  const text = readFileSync(join(REPO_ROOT, 'deploy/Dockerfile'), 'utf8');
+  // Instructions, with continuation lines joined and comments dropped.
+  const instructions = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => {
+      const at = l.indexOf(' ');
+      return { op: l.slice(0, at).toUpperCase(), args: l.slice(at + 1).trim() };
+    });
+  const argsOf = (op: string) => instructions.filter((i) => i.op === op).map((i) => i.args);
+  const stages = instructions.flatMap((i, n) => (i.op === 'FROM' ? [n] : []));
+  const runtime = instructions.slice(stages[stages.length - 1]);
+  const inRuntime = (op: string) => runtime.filter((i) => i.op === op).map((i) => i.args);
+
+  test('multi-stage: a build stage, production dependencies only in the image', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    expect(argsOf('RUN').some((r) => r.includes('npm run build'))).toBe(true);
+    const installs = inRuntime('RUN').filter((r) => r.includes('npm'));
+    expect(installs).toEqual([]);
+    const deps = instructions.filter((i) => i.op === 'RUN' && /npm ci .*--omit=dev/.test(i.args));
+    expect(deps).toHaveLength(1);
+    expect(inRuntime('COPY').some((c) => /--from=\S+ \/app\/node_modules/.test(c))).toBe(true);
+  });
+
+  test('EXPOSE the HTTP and metrics ports; SEGSERVE_MODEL is the container model path', () => {
+    expect(inRuntime('EXPOSE')).toEqual([`${DEFAULT_PORT} ${DEFAULT_METRICS_PORT}`]);
+    expect(inRuntime('ENV').join(' ')).toContain(`${MODEL_ENV}=${CONTAINER_MODEL_PATH}`);
+    expect(inRuntime('RUN').join(' ')).toContain(`mkdir -p ${dirname(CONTAINER_MODEL_PATH)}`);
+    expect(inRuntime('RUN').join(' ')).toContain(CONTAINER_MODEL_PATH);
+  });
+
+  test('non-root by number, and the entry point is `segserve serve`', () => {
+    const [user] = inRuntime('USER');
+    expect(user).toMatch(/^\d+(:\d+)?$/);
+    expect(Number(user?.split(':')[0])).toBeGreaterThan(0);
+    expect(JSON.parse(inRuntime('ENTRYPOINT')[0] ?? '[]')).toEqual(['node', 'bin/segserve.js', 'serve']);
+  });
+
+  test('the HEALTHCHECK asks the liveness path on the port the server picks from the environment', () => {
+    const [check] = inRuntime('HEALTHCHECK');
+    const exec = JSON.parse((check ?? '').slice((check ?? '').indexOf('[')) || '[]') as string[];
+    expect(exec.slice(0, 2)).toEqual(['node', '-e']);
+    const script = exec[2] ?? '';
+    expect(script).toContain(SELDON_LIVENESS_PATH);
+    // The server's order (src/cli/serve.ts): PREDICTIVE_UNIT_HTTP_SERVICE_PORT, then PORT, then the default.
+    expect(script).toMatch(
+      new RegExp(`PREDICTIVE_UNIT_HTTP_SERVICE_PORT \\|\\| process\\.env\\.PORT \\|\\| ${DEFAULT_PORT}\\b`),
+    );
+  });
+
+  test('.dockerignore is an allowlist letting in exactly what the Dockerfile copies from the context', () => {
+    const patterns = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
+    expect(patterns[0]).toBe('*');
+    const allowed = patterns.filter((p) => p.startsWith('!')).map((p) => p.slice(1));
+    const sources = argsOf('COPY')
+      .filter((c) => !c.startsWith('--from'))
+      .flatMap((c) => c.split(/\s+/).slice(0, -1))
+      .map((s) => s.replace(/^\$\{MODEL:-(.*)\}$/, '$1'));
+    expect(new Set(sources)).toEqual(new Set(allowed.filter((p) => !p.includes('*'))));
+    // A baked model comes from artifacts/.
+    expect(allowed).toContain('artifacts/*.json');
+  });
+});
