@@ -17,6 +17,13 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+export function port(value: string): number {
+  const n = Number(value);
+  if (!INTEGER.test(value.trim()) || n > 65535)
+    throw new InvalidArgumentError('expected a port number in [0, 65535].');
+  return n;
+}
+
 export function seed(value: string): number {
   const n = Number(value);
   if (!INTEGER.test(value.trim()) || !isValidSeed(n)) {

@@ -36,7 +36,7 @@ import {
   protocolVar,
   seldonSettings,
 } from '../serve/env.js';
-import { positiveInt } from './options.js';
+import { port, positiveInt } from './options.js';
 
 // Fastify, prom-client and the model loader are imported when the command runs (start-up time).
 const load = async () => ({
@@ -58,13 +58,6 @@ export interface ServeFlags {
   grace: number;
   maxRows: number;
   bodyLimit: number;
-}
-
-function port(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n > 65535)
-    throw new InvalidArgumentError('expected a port number in [0, 65535].');
-  return n;
 }
 
 function seconds(value: string): number {

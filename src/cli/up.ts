@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { DEFAULT_DATA_PATH, DEFAULT_MODEL_PATH, DEFAULT_ROWS, DEFAULT_SEED } from '../defaults.js';
 import {
   DEFAULT_BODY_LIMIT,
@@ -15,7 +15,7 @@ import {
   DEFAULT_MODEL_NAME,
   DEFAULT_PORT,
 } from '../serve/constants.js';
-import { positiveInt, seed } from './options.js';
+import { port, positiveInt, seed } from './options.js';
 import { runServe } from './serve.js';
 import { runSimulate } from './simulate.js';
 import { runTrain } from './train.js';
@@ -32,13 +32,6 @@ interface UpFlags {
 /** The post's request: a 34-year-old with income 100, who responded, event 2. */
 export const POST_REQUEST =
   '{"data": {"names": ["age", "income", "response", "events"], "ndarray": [[34.0, 100.0, 1, 2]]}}';
-
-function port(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n > 65535)
-    throw new InvalidArgumentError('expected a port number in [0, 65535].');
-  return n;
-}
 
 export function upCommand(): Command {
   return new Command('up')
