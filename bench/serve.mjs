@@ -12,8 +12,9 @@
  *    (`POST /v2/models/segserve/infer`, one FP64 input of shape [1, 4]); the bare peer answers both routes.
  * 2. The latency of a 1,000-row request (sequential, one connection): median and p99 of both (Seldon v1).
  *
- * The model: `--model PATH`, or one trained here on simulated data (20,000 rows, 100 trees, the
- * defaults of `segserve train --no-search`), cached in bench/out/.
+ * The model: `--model PATH`, or the one `segserve up` serves: the default simulation (5000 rows) and the
+ * post's default search, trained here and cached in bench/out/ (pass `--model` to measure another, e.g.
+ * a 100-tree forest of unlimited depth from `segserve train --no-search`).
  *
  * Usage: npm run build && npm run bench:serve [-- --duration 10 --rounds 3 --connections 32 --model FILE]
  */
@@ -51,11 +52,11 @@ let model = opt.model;
 if (!model) {
   const out = join(root, 'bench/out');
   mkdirSync(out, { recursive: true });
-  model = join(out, 'serve-model.json');
+  model = join(out, 'post-model.json');
   if (!existsSync(model)) {
-    const csv = join(out, 'serve-customers.csv');
-    cliSync(['simulate', '--rows', '20000', '--seed', '1', '--out', csv]);
-    cliSync(['train', '--data', csv, '--out', model, '--no-search', '--seed', '1']);
+    const csv = join(out, 'post-customers.csv');
+    cliSync(['simulate', '--out', csv]);
+    cliSync(['train', '--data', csv, '--out', model, '--no-report']);
   }
 }
 
