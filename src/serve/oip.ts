@@ -26,14 +26,11 @@ import { InvalidJson } from './body.js';
 import type { MetadataTensor, SeldonMeta } from './component.js';
 import { OIP_LIVE_PATH, OIP_READY_PATH, OIP_SERVER_PATH } from './constants.js';
 import { badData, oipEnvelope, ServeError, toServeError } from './errors.js';
-import { send } from './reply.js';
-import type { Runtime } from './runtime.js';
+import { JSON_TYPE, send, sendError } from './reply.js';
+import { DATATYPES, type Runtime } from './runtime.js';
 import { payloadOf, preview } from './seldon.js';
 
 type Json = Record<string, unknown>;
-
-const JSON_TYPE = 'application/json';
-const NOT_DRAINING = { draining: false };
 
 /** The server's name in `GET /v2`. */
 export const OIP_SERVER_NAME = 'segserve';
@@ -42,17 +39,8 @@ export const OIP_SERVER_NAME = 'segserve';
 export type Datatype = 'FP64' | 'FP32' | 'INT64' | 'INT32';
 const ACCEPTED: ReadonlySet<string> = new Set(['FP64', 'FP32', 'INT64', 'INT32']);
 const ACCEPTED_LIST = 'FP64, FP32, INT64 or INT32';
-const OTHER_DATATYPES: ReadonlySet<string> = new Set([
-  'BOOL',
-  'UINT8',
-  'UINT16',
-  'UINT32',
-  'UINT64',
-  'INT8',
-  'INT16',
-  'FP16',
-  'BYTES',
-]);
+/** Datatypes of the protocol that inference refuses (named as such in the error). */
+const OTHER_DATATYPES: ReadonlySet<string> = new Set([...DATATYPES].filter((t) => !ACCEPTED.has(t)));
 
 /** The outputs of a forest-backed model, and of a component with its own predict(). */
 export const FOREST_OUTPUTS = ['probabilities', 'segment'] as const;
@@ -396,20 +384,7 @@ function isTensorMetadata(t: MetadataTensor): t is { name: string; datatype: str
 
 /** Renders any error as `{"error": "..."}`; logs defects (ours at error level, a component's at warn). */
 export function oipErrorHandler(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void {
-  const e = toServeError(err);
-  const log = req.server.segserve?.log ?? req.log;
-  if (e.code === 'INTERNAL')
-    log.error({ err, method: req.method, path: req.url.split('?')[0] }, 'internal error');
-  else if (e.status >= 500)
-    log.warn({ err: e.cause ?? e, method: req.method, path: req.url.split('?')[0] }, e.message);
-  if (e.headers) reply.headers(e.headers);
-  send(
-    req,
-    reply.code(e.status),
-    req.server.segserve?.runtime ?? NOT_DRAINING,
-    JSON_TYPE,
-    JSON.stringify(oipEnvelope(e)),
-  );
+  sendError(err, toServeError(err), req, reply, oipEnvelope);
 }
 
 /** Whether a path belongs to the Open Inference Protocol (its errors use its envelope). */

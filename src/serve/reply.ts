@@ -5,7 +5,8 @@
  * metrics of measured routes. Doing it here rather than in an onSend hook keeps about 1 µs off every
  * request (~4 % of a bare Fastify answer, measured).
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServeError } from './errors.js';
 import type { RequestMeter } from './metrics.js';
 
 declare module 'fastify' {
@@ -20,6 +21,34 @@ declare module 'fastify' {
 /** True while the server drains (set by the app factory). */
 export interface DrainState {
   draining: boolean;
+}
+
+export const JSON_TYPE = 'application/json';
+const NOT_DRAINING: DrainState = { draining: false };
+
+/**
+ * Sends an error in a protocol's envelope, after logging defects: ours (INTERNAL) at error level, a
+ * component's (other 5xx) at warn. `err` is what was thrown, `e` its catalogue entry.
+ */
+export function sendError(
+  err: FastifyError | Error,
+  e: ServeError,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  envelope: (e: ServeError) => unknown,
+): void {
+  const log = req.server.segserve?.log ?? req.log;
+  const path = req.url.split('?')[0];
+  if (e.code === 'INTERNAL') log.error({ err, method: req.method, path }, 'internal error');
+  else if (e.status >= 500) log.warn({ err: e.cause ?? e, method: req.method, path }, e.message);
+  if (e.headers) reply.headers(e.headers);
+  send(
+    req,
+    reply.code(e.status),
+    req.server.segserve?.runtime ?? NOT_DRAINING,
+    JSON_TYPE,
+    JSON.stringify(envelope(e)),
+  );
 }
 
 export function send(

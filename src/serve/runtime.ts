@@ -28,7 +28,8 @@ export interface RuntimeOptions {
   modelName: string;
 }
 
-const DATATYPES = new Set([
+/** The Open Inference Protocol's tensor datatypes (metadata may declare any of them). */
+export const DATATYPES: ReadonlySet<string> = new Set([
   'BOOL',
   'UINT8',
   'UINT16',

@@ -13,7 +13,7 @@ import type { PredictInput, SeldonMeta, SeldonMetric } from './component.js';
 import { SELDON_LIVENESS_PATH, SELDON_READINESS_PATH } from './constants.js';
 import { badData, ServeError, seldonEnvelope, toServeError } from './errors.js';
 import type { RequestService } from './metrics.js';
-import { send } from './reply.js';
+import { JSON_TYPE, send, sendError } from './reply.js';
 import type { Runtime } from './runtime.js';
 
 /** Which payload a request carried: the response mirrors it. `data` is `data` with neither sub-key. */
@@ -487,9 +487,6 @@ declare module 'fastify' {
   }
 }
 
-const JSON_TYPE = 'application/json';
-const NOT_DRAINING = { draining: false };
-
 function isForm(req: FastifyRequest): boolean {
   const ct = req.headers['content-type'];
   return ct?.startsWith('application/x-www-form-urlencoded') === true;
@@ -546,19 +543,7 @@ export function seldonErrorHandler(
       `${type === undefined ? 'a body without Content-Type' : `Content-Type ${preview(type)}`} is not supported: send application/json, application/x-www-form-urlencoded (json=...) or multipart/form-data`,
     );
   }
-  const log = req.server.segserve?.log ?? req.log;
-  if (e.code === 'INTERNAL')
-    log.error({ err, method: req.method, path: req.url.split('?')[0] }, 'internal error');
-  else if (e.status >= 500)
-    log.warn({ err: e.cause ?? e, method: req.method, path: req.url.split('?')[0] }, e.message);
-  if (e.headers) reply.headers(e.headers);
-  send(
-    req,
-    reply.code(e.status),
-    req.server.segserve?.runtime ?? NOT_DRAINING,
-    JSON_TYPE,
-    JSON.stringify(seldonEnvelope(e)),
-  );
+  sendError(err, e, req, reply, seldonEnvelope);
 }
 
 function stringify(value: unknown, what: string): string {
