@@ -12,6 +12,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_PARAMS } from '../dist/search/space.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'bin', 'segserve.js');
@@ -81,17 +82,7 @@ console.log(`ratio segserve / scikit-learn: ${(oursS / peerS).toFixed(2)} (goal 
 
 // Model file size for the same forest: segserve's chosen params, and scikit-learn's defaults.
 const sizes = [];
-for (const params of [
-  last.ours.json.params,
-  {
-    n_estimators: 100,
-    max_depth: null,
-    min_samples_split: 2,
-    min_samples_leaf: 1,
-    max_features: 'sqrt',
-    bootstrap: true,
-  },
-]) {
+for (const params of [last.ours.json.params, DEFAULT_PARAMS]) {
   const model = join(dir, 'fixed.json');
   const flags = [
     '--n-estimators',
