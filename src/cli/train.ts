@@ -8,7 +8,14 @@ import { usageError } from '../errors.js';
 import type { MaxFeatures } from '../forest/types.js';
 import type { SkParams } from '../pipeline/params.js';
 import { SCORINGS, type Scoring } from '../search/scoring.js';
-import { checkParams, DEFAULT_PARAMS, DEFAULT_SPACE, parseSpace, type Space } from '../search/space.js';
+import {
+  checkParams,
+  DEFAULT_PARAMS,
+  DEFAULT_SPACE,
+  parseSpace,
+  type Space,
+  spaceSize,
+} from '../search/space.js';
 import { positiveInt, readJsonFile, seed } from './options.js';
 import { fmtSeconds, progressBar } from './output.js';
 
@@ -176,7 +183,9 @@ export async function runTrain(flags: TrainFlags): Promise<void> {
   const { saveArtifact } = await import('../pipeline/artifact.js');
   const { renderReport } = await import('../report/report.js');
   const started = performance.now();
-  const bar = flags.search ? progressBar(flags.nIter * flags.cv, 'search (fits)') : progressBar(0, '', 1);
+  const bar = flags.search
+    ? progressBar(Math.min(flags.nIter, spaceSize(space)), 'search (candidates)')
+    : progressBar(0, '', 1);
   let result: Awaited<ReturnType<typeof train>>;
   try {
     result = await train({

@@ -22,7 +22,7 @@ export interface SearchOptions {
   seed: number;
   /** Worker threads; 1 runs every task in this thread. */
   workers: number;
-  /** Called after each finished fit with (fits done, fits in all). */
+  /** Called when a candidate's last fold is scored, with (candidates done, candidates in all). */
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -76,10 +76,13 @@ export async function randomizedSearch(
     })),
   );
   const scores = new Float64Array(tasks.length);
+  const foldsLeft = new Int32Array(candidates.length).fill(opts.cv);
   let done = 0;
   const finish = (i: number, s: number) => {
     scores[i] = s;
-    opts.onProgress?.(++done, tasks.length);
+    const c = (tasks[i] as CvTask).candidate;
+    foldsLeft[c] = (foldsLeft[c] as number) - 1;
+    if (foldsLeft[c] === 0) opts.onProgress?.(++done, candidates.length);
   };
 
   if (opts.workers <= 1) {
