@@ -245,7 +245,6 @@ async function runSingle(flags: ServeFlags, r: Resolved): Promise<void> {
       metricsPath: r.metricsPath,
       protocol: r.protocol,
       model: r.model,
-      pid: process.pid,
     },
     'segserve serving',
   );
@@ -315,7 +314,7 @@ async function runPrimary(flags: ServeFlags, r: Resolved): Promise<void> {
   }
   const metricsPort = (metricsApp.server.address() as AddressInfo).port;
   log.info(
-    { workers: flags.workers, port: r.port, metricsPort, metricsPath: r.metricsPath, pid: process.pid },
+    { workers: flags.workers, port: r.port, metricsPort, metricsPath: r.metricsPath },
     'segserve primary',
   );
 
