@@ -1,4 +1,5 @@
 /** The CV scorers, in scikit-learn's names and sign convention (larger is better). */
+import { argmax } from '../pipeline/model.js';
 
 export const SCORINGS = ['accuracy', 'neg_mean_absolute_error', 'neg_log_loss'] as const;
 export type Scoring = (typeof SCORINGS)[number];
@@ -26,8 +27,7 @@ export function score(
       total += Math.log(Math.max(LOG_LOSS_EPS, proba[i * k + truth] as number));
       continue;
     }
-    let best = 0;
-    for (let c = 1; c < k; c++) if ((proba[i * k + c] as number) > (proba[i * k + best] as number)) best = c;
+    const best = argmax(proba, i * k, k);
     if (scoring === 'accuracy') total += best === truth ? 1 : 0;
     else total -= Math.abs((classes[best] as number) - (classes[truth] as number));
   }

@@ -20,6 +20,7 @@
  * names. A component with its own predict() receives the rows instead and answers one output, `predict`.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { argmax } from '../pipeline/model.js';
 import type { FeatureInfo } from '../pipeline/types.js';
 import { VERSION } from '../version.js';
 import { InvalidJson } from './body.js';
@@ -516,10 +517,8 @@ export async function oipRoutes(app: FastifyInstance, options: OipRoutesOptions)
       } else {
         s += `{"name":"segment","datatype":"INT64","shape":[${n}],"data":[`;
         for (let i = 0; i < n; i++) {
-          let best = 0;
-          const from = i * k;
-          for (let c = 1; c < k; c++) if ((out[from + c] as number) > (out[from + best] as number)) best = c;
-          s += i === 0 ? `${classes[best]}` : `,${classes[best]}`;
+          const best = classes[argmax(out, i * k, k)];
+          s += i === 0 ? `${best}` : `,${best}`;
         }
       }
       s += ']}';

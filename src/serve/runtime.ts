@@ -5,6 +5,7 @@
  * translate the wire to and from these calls; nothing here knows a wire format.
  */
 import { describeError, usageError } from '../errors.js';
+import { argmax } from '../pipeline/model.js';
 import { type Model, ModelInputError } from '../pipeline/types.js';
 import {
   type Component,
@@ -99,12 +100,6 @@ export function metadataProblem(m: Record<string, unknown>): string | undefined 
   return undefined;
 }
 
-function argmaxRow(out: Float64Array, from: number, k: number): number {
-  let best = 0;
-  for (let c = 1; c < k; c++) if ((out[from + c] as number) > (out[from + best] as number)) best = c;
-  return best;
-}
-
 export class Runtime {
   readonly component: Component;
   /** The model of the fast path, when predictions come straight from a forest. */
@@ -189,7 +184,7 @@ export class Runtime {
     const counts = this.segmentCounts;
     counts.fill(0);
     for (let i = 0; i < n; i++) {
-      const c = argmaxRow(out, i * k, k);
+      const c = argmax(out, i * k, k);
       counts[c] = (counts[c] as number) + 1;
     }
     this.segments.add(counts);
