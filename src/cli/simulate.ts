@@ -31,7 +31,7 @@ export function simulateCommand(): Command {
 
 export async function runSimulate(flags: SimulateFlags): Promise<void> {
   const { DEFAULT_SPEC, parseSpec } = await import('../simulate/spec.js');
-  const { simulateToFile, writeCustomersCsv } = await import('../simulate/simulate.js');
+  const { simulateToFiles, writeCustomersCsv } = await import('../simulate/simulate.js');
   const spec: Spec = flags.spec
     ? parseSpec(await readJsonFile(flags.spec, 'spec file'), flags.spec)
     : structuredClone(DEFAULT_SPEC);
@@ -46,18 +46,26 @@ export async function runSimulate(flags: SimulateFlags): Promise<void> {
   const started = performance.now();
   const bar = progressBar(flags.rows, 'simulate', 200_000);
   const opts = { spec, seed: flags.seed, rows: flags.rows, onProgress: bar.update };
+  let schemaPath: string | null = null;
   try {
     if (toStdout) await writeCustomersCsv(process.stdout, { ...opts, recycleChunks: true });
-    else await simulateToFile(path, opts);
+    else schemaPath = await simulateToFiles(path, opts);
   } finally {
     bar.stop();
   }
   const seconds = (performance.now() - started) / 1000;
 
-  const summary = { rows: flags.rows, seed: flags.seed, path, seconds: Number(seconds.toFixed(3)) };
+  const summary = {
+    rows: flags.rows,
+    seed: flags.seed,
+    path,
+    schema: schemaPath,
+    seconds: Number(seconds.toFixed(3)),
+  };
   if (flags.json && !toStdout) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
-    const line = `simulated ${fmtInt(flags.rows)} rows (seed ${flags.seed}) into ${toStdout ? 'stdout' : path} in ${fmtSeconds(seconds)} s\n`;
+    const into = toStdout ? 'stdout' : `${path} (schema ${schemaPath})`;
+    const line = `simulated ${fmtInt(flags.rows)} rows (seed ${flags.seed}) into ${into} in ${fmtSeconds(seconds)} s\n`;
     (toStdout ? process.stderr : process.stdout).write(flags.json ? `${JSON.stringify(summary)}\n` : line);
   }
 }

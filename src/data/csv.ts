@@ -30,7 +30,7 @@ export interface ScanOptions {
   onBadRow?: (problem: string) => void;
 }
 
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+export const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** A cell that is not what the column needs, with what a message needs to name it. */
 class BadCell extends Error {}
@@ -40,7 +40,7 @@ function badCell(line: number, column: string, cell: string, expected: string): 
   return new BadCell(`line ${line}, column "${column}": ${got}, expected ${expected}`);
 }
 
-async function checkReadable(path: string): Promise<void> {
+export async function checkReadable(path: string): Promise<void> {
   try {
     if ((await stat(path)).isDirectory()) throw usageError(`cannot read ${path}: it is a directory`);
   } catch (err) {

@@ -1,7 +1,9 @@
 /**
  * The simulate stop: draw `rows` customers and write them as CSV, in constant memory.
  */
-import { writeChunk, writeFileAtomic } from '../data/atomic.js';
+import { writeChunk, writeFileAtomic, writeTextAtomic } from '../data/atomic.js';
+import { type SchemaFile, schemaFileBeside } from '../data/schema.js';
+import { CATEGORICAL, FEATURES, TARGET } from '../defaults.js';
 import { COLUMNS, CustomerSampler, emptyCustomer, formatIncome, INCOME_DECIMALS } from './sampler.js';
 import type { Spec } from './spec.js';
 
@@ -102,4 +104,33 @@ export async function writeCustomersCsv(out: NodeJS.WritableStream, opts: Simula
 /** Simulates into `path` atomically: the file appears whole or not at all. */
 export function simulateToFile(path: string, opts: SimulateOptions): Promise<void> {
   return writeFileAtomic(path, (out) => writeCustomersCsv(out, { ...opts, recycleChunks: true }));
+}
+
+/**
+ * The schema of the simulated data, stating the post's model: target `segment`; features age and
+ * income (numeric), response and events (categorical, ordinal-encoded); `class` ignored. Categories
+ * are left to the data (they depend on the spec).
+ */
+export function customersSchema(): SchemaFile {
+  const features: readonly string[] = FEATURES;
+  return {
+    target: TARGET,
+    columns: COLUMNS.map((name) => ({
+      name,
+      role: name === TARGET ? 'target' : features.includes(name) ? 'feature' : 'ignored',
+      kind: name === TARGET || CATEGORICAL.has(name) ? 'categorical' : 'numeric',
+    })),
+  };
+}
+
+/**
+ * Simulates into `path` and writes the schema beside it (`data/customers.csv` →
+ * `data/customers.schema.json`), each atomically; the schema only once the CSV is complete, so a
+ * failed run leaves both files as they were. Resolves to the schema file's path.
+ */
+export async function simulateToFiles(path: string, opts: SimulateOptions): Promise<string> {
+  await simulateToFile(path, opts);
+  const schemaPath = schemaFileBeside(path);
+  await writeTextAtomic(schemaPath, `${JSON.stringify(customersSchema(), null, 2)}\n`);
+  return schemaPath;
 }

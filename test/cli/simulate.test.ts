@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SEED } from '../../src/defaults.js';
+import { customersSchema } from '../../src/simulate/simulate.js';
 import { DEFAULT_SPEC, parseSpec } from '../../src/simulate/spec.js';
 import { VERSION } from '../../src/version.js';
 import { type CliResult, runCli } from '../helpers/cli.js';
@@ -205,12 +206,39 @@ describe('segserve simulate: outputs', () => {
     const r = await runCli(['simulate'], { cwd });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(
-      /^simulated 5,000 rows \(seed 20200413\) into data\/customers\.csv in [\d.]+ s\n$/,
+      /^simulated 5,000 rows \(seed 20200413\) into data\/customers\.csv \(schema data\/customers\.schema\.json\) in [\d.]+ s\n$/,
     );
     expect(await listing(cwd)).toEqual(['data']);
-    expect(await listing(join(cwd, 'data'))).toEqual(['customers.csv']);
+    expect(await listing(join(cwd, 'data'))).toEqual(['customers.csv', 'customers.schema.json']);
     const csv = await readFile(join(cwd, 'data', 'customers.csv'), 'utf8');
     expect(csv).toBe(await simulateCsv(DEFAULT_SPEC, DEFAULT_SEED, 5000)); // the library's bytes
+  });
+
+  it("writes the post's schema beside the CSV: target segment, class ignored, response and events categorical", async () => {
+    const cwd = await workdir();
+    const r = await runCli(['simulate', '--rows', '30', '--out', 'my.data.csv'], { cwd });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await listing(cwd)).toEqual(['my.data.csv', 'my.data.schema.json']);
+    const schema = JSON.parse(await readFile(join(cwd, 'my.data.schema.json'), 'utf8')) as unknown;
+    expect(schema).toEqual({
+      target: 'segment',
+      columns: [
+        { name: 'age', role: 'feature', kind: 'numeric' },
+        { name: 'income', role: 'feature', kind: 'numeric' },
+        { name: 'class', role: 'ignored', kind: 'numeric' },
+        { name: 'response', role: 'feature', kind: 'categorical' },
+        { name: 'segment', role: 'target', kind: 'categorical' },
+        { name: 'events', role: 'feature', kind: 'categorical' },
+      ],
+    });
+    expect(schema).toEqual(customersSchema());
+  });
+
+  it('a file without the .csv extension gets <file>.schema.json', async () => {
+    const cwd = await workdir();
+    const r = await runCli(['simulate', '--rows', '3', '--out', 'rows.txt'], { cwd });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await listing(cwd)).toEqual(['rows.txt', 'rows.txt.schema.json']);
   });
 
   it('--out - writes the CSV to stdout and nothing to disk', async () => {
@@ -230,7 +258,13 @@ describe('segserve simulate: outputs', () => {
     expect(r.stdout.endsWith('\n')).toBe(true);
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
     const summary = JSON.parse(r.stdout) as Record<string, unknown>;
-    expect(summary).toEqual({ rows: 123, seed: 0, path: 'x.csv', seconds: expect.any(Number) });
+    expect(summary).toEqual({
+      rows: 123,
+      seed: 0,
+      path: 'x.csv',
+      schema: 'x.schema.json',
+      seconds: expect.any(Number),
+    });
     expect(summary.seconds).toBeGreaterThanOrEqual(0);
     expect(await readFile(join(cwd, 'x.csv'), 'utf8')).toBe(await simulateCsv(DEFAULT_SPEC, 0, 123));
   });
@@ -274,25 +308,40 @@ describe('segserve simulate: outputs', () => {
 
 describe('segserve simulate: an existing file is replaced atomically, only on success', () => {
   const OLD = 'old,contents\n1,2\n';
+  const OLD_SCHEMA = '{"target": "contents"}\n';
 
   it.each([
     ['a bad spec', ['--spec', 'spec.json'], 2],
     ['a bad --rows', ['--rows', '0'], 2],
-  ])('a run failing on %s leaves the old file byte-identical', async (_what, args, code) => {
-    const cwd = await workdir({ 'out.csv': OLD, ...spec({ income: { sd: -1 } }) });
+  ])('a run failing on %s leaves the old files byte-identical', async (_what, args, code) => {
+    const cwd = await workdir({
+      'out.csv': OLD,
+      'out.schema.json': OLD_SCHEMA,
+      ...spec({ income: { sd: -1 } }),
+    });
     const r = await runCli(['simulate', '--out', 'out.csv', ...args], { cwd });
     expect(r.code, r.stderr).toBe(code);
     expect(await readFile(join(cwd, 'out.csv'), 'utf8')).toBe(OLD);
-    expect(await listing(cwd)).toEqual(['out.csv', 'spec.json']);
+    expect(await readFile(join(cwd, 'out.schema.json'), 'utf8')).toBe(OLD_SCHEMA);
+    expect(await listing(cwd)).toEqual(['out.csv', 'out.schema.json', 'spec.json']);
   });
 
-  it('a successful run replaces the old file and leaves no temporary file', async () => {
-    const cwd = await workdir({ 'out.csv': OLD });
+  it('a run whose CSV cannot be written writes no schema either', async () => {
+    const cwd = await workdir();
+    await mkdir(join(cwd, 'out.csv')); // a directory where the CSV should go
+    const r = await runCli(['simulate', '--rows', '10', '--out', 'out.csv'], { cwd });
+    expect(r.code).toBe(1);
+    expect(await listing(cwd)).toEqual(['out.csv']);
+  });
+
+  it('a successful run replaces the old files and leaves no temporary file', async () => {
+    const cwd = await workdir({ 'out.csv': OLD, 'out.schema.json': OLD_SCHEMA });
     const r = await runCli(['simulate', '--rows', '40', '--out', 'out.csv'], { cwd });
     expect(r.code, r.stderr).toBe(0);
     expect(await readFile(join(cwd, 'out.csv'), 'utf8')).toBe(
       await simulateCsv(DEFAULT_SPEC, DEFAULT_SEED, 40),
     );
-    expect(await listing(cwd)).toEqual(['out.csv']);
+    expect(JSON.parse(await readFile(join(cwd, 'out.schema.json'), 'utf8'))).toEqual(customersSchema());
+    expect(await listing(cwd)).toEqual(['out.csv', 'out.schema.json']);
   });
 });
