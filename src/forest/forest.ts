@@ -2,6 +2,12 @@
  * The random forest: trees fitted on bootstrap samples (or all rows) with per-split feature
  * sampling, predictions as the mean of the trees' leaf class fractions (scikit-learn's
  * predict_proba, not vote counting).
+ *
+ * Missing values are NaN, in training columns and in the rows to predict (scikit-learn >= 1.4's
+ * semantics, see tree.ts): at each node a NaN goes to the child its `missingLeft` names, learnt
+ * from the node's training rows with missing values, or else the child with more training rows.
+ * Class weights (`classWeight`, scikit-learn's `balanced` and `balanced_subsample`) weigh each
+ * tree's rows; the leaves then hold weighted class counts and predict their fractions.
  */
 import { createRng, isValidSeed } from '../data/random.js';
 import { ForestParamError, validateParams } from './params.js';
@@ -15,7 +21,10 @@ export class Forest {
   // Prediction layout, copied from the trees at construction: every tree's nodes in one set of
   // arrays (child indices made absolute), and value normalised per node to class fractions.
   private readonly roots: Int32Array;
-  /** Node i's feature (-1 at a leaf), left and right child at [3i], [3i+1], [3i+2]: one read per level. */
+  /**
+   * Node i's feature (-1 at a leaf), left child, right child and the child a missing value goes to,
+   * at [4i], [4i+1], [4i+2], [4i+3]: one cache line per level.
+   */
   private readonly nodeLinks: Int32Array;
   private readonly nodeThreshold: Float64Array;
   private readonly nodeFraction: Float64Array;
@@ -29,7 +38,7 @@ export class Forest {
     let total = 0;
     for (const t of trees) total += t.feature.length;
     this.roots = new Int32Array(trees.length);
-    this.nodeLinks = new Int32Array(3 * total);
+    this.nodeLinks = new Int32Array(4 * total);
     this.nodeThreshold = new Float64Array(total);
     this.nodeFraction = new Float64Array(total * K);
     let offset = 0;
@@ -39,9 +48,10 @@ export class Forest {
       for (let i = 0; i < nNodes; i++) {
         const at = offset + i;
         const leaf = t.feature[i]! < 0;
-        this.nodeLinks[3 * at] = t.feature[i]!;
-        this.nodeLinks[3 * at + 1] = leaf ? -1 : offset + t.left[i]!;
-        this.nodeLinks[3 * at + 2] = leaf ? -1 : offset + t.right[i]!;
+        this.nodeLinks[4 * at] = t.feature[i]!;
+        this.nodeLinks[4 * at + 1] = leaf ? -1 : offset + t.left[i]!;
+        this.nodeLinks[4 * at + 2] = leaf ? -1 : offset + t.right[i]!;
+        this.nodeLinks[4 * at + 3] = leaf ? -1 : offset + (t.missingLeft[i] === 1 ? t.left[i]! : t.right[i]!);
         this.nodeThreshold[at] = t.threshold[i]!;
         let sum = 0;
         for (let k = 0; k < K; k++) sum += t.value[i * K + k]!;
@@ -69,8 +79,8 @@ export class Forest {
   }
 
   /**
-   * Class probabilities for `n` rows: `x` is row-major n × nFeatures, `out` receives row-major
-   * n × nClasses, each row the mean over trees of the leaf's class fractions.
+   * Class probabilities for `n` rows: `x` is row-major n × nFeatures (NaN = missing), `out`
+   * receives row-major n × nClasses, each row the mean over trees of the leaf's class fractions.
    */
   predictProbaInto(x: Float64Array, n: number, out: Float64Array): void {
     const d = this.nFeatures;
@@ -88,10 +98,13 @@ export class Forest {
       const o = i * K;
       for (let t = 0; t < nTrees; t++) {
         let node = roots[t]!;
-        let f = nodeLinks[3 * node]!;
+        let f = nodeLinks[4 * node]!;
         while (f >= 0) {
-          node = nodeLinks[3 * node + (x[row + f]! <= nodeThreshold[node]! ? 1 : 2)]!;
-          f = nodeLinks[3 * node]!;
+          const v = x[row + f]!;
+          const th = nodeThreshold[node]!;
+          // Left when v <= th, right when v > th, else (NaN) the missing value's child.
+          node = nodeLinks[4 * node + (v <= th ? 1 : v > th ? 2 : 3)]!;
+          f = nodeLinks[4 * node]!;
         }
         const v = node * K;
         for (let k = 0; k < K; k++) out[o + k]! += nodeFraction[v + k]!;
@@ -135,7 +148,9 @@ export class Forest {
 /**
  * Fits a random forest. Tree t draws all its randomness (bootstrap sample, then features per split)
  * from its own stream createRng(...seed, t), so the result depends only on data, params and seed.
- * Throws a ForestParamError on invalid params, seed or data.
+ * Class weights follow scikit-learn: `balanced` over the training rows, `balanced_subsample` over
+ * each tree's bootstrap sample (over the training rows without bootstrap). Throws a
+ * ForestParamError on invalid params, seed or data.
  */
 export function fitForest(data: TrainingData, params: ForestParams, seed: readonly number[]): Forest {
   validateParams(params, data.columns.length);
@@ -146,10 +161,17 @@ export function fitForest(data: TrainingData, params: ForestParams, seed: readon
     );
   }
   const builder = new TreeBuilder(data);
+  const classWeight = params.classWeight ?? null;
+  // Without bootstrap, every tree's sample is the training set: balanced_subsample is balanced.
+  const fixedWeights = classWeight === null || params.bootstrap ? null : builder.balancedWeights();
   const trees: Tree[] = [];
   for (let t = 0; t < params.nEstimators; t++) {
     const rng = createRng(...seed, t);
-    trees.push(params.bootstrap ? builder.fitBootstrap(params, rng) : builder.fit(null, params, rng));
+    trees.push(
+      params.bootstrap
+        ? builder.fitBootstrap(params, rng, classWeight)
+        : builder.fit(null, params, rng, fixedWeights),
+    );
   }
   return Forest.fromTrees(trees, data.nClasses, data.columns.length);
 }

@@ -10,6 +10,7 @@ export {
 } from './params.js';
 export type { Presorted } from './tree.js';
 export {
+  balancedClassWeights,
   drawIndices,
   fitTree,
   presort,
@@ -18,4 +19,4 @@ export {
   treeFeatureImportances,
   validateTree,
 } from './tree.js';
-export type { ForestParams, MaxFeatures, TrainingData, Tree, TreeParams } from './types.js';
+export type { ClassWeight, ForestParams, MaxFeatures, TrainingData, Tree, TreeParams } from './types.js';

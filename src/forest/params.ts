@@ -70,6 +70,10 @@ export function validateParams(params: ForestParams, nFeatures: number): void {
     refuse('nEstimators', 'an integer >= 1', params.nEstimators);
   }
   if (typeof params.bootstrap !== 'boolean') refuse('bootstrap', 'true or false', params.bootstrap);
+  const cw: unknown = params.classWeight ?? null; // plain-JS callers may omit it
+  if (cw !== null && cw !== 'balanced' && cw !== 'balanced_subsample') {
+    refuse('classWeight', "null, 'balanced' or 'balanced_subsample'", cw);
+  }
   validateTreeParams(params, nFeatures);
 }
 
@@ -86,7 +90,8 @@ export function resolveMaxFeatures(maxFeatures: MaxFeatures, nFeatures: number):
 
 /**
  * Throws a ForestParamError unless `data` has at least one feature and one row, columns of equal
- * length with finite values, 1 to MAX_CLASSES classes and class indices in [0, nClasses).
+ * length with finite values or NaN (missing), 1 to MAX_CLASSES classes and class indices in
+ * [0, nClasses).
  */
 export function validateTrainingData(data: TrainingData): void {
   const { columns, y, nClasses } = data;
@@ -104,7 +109,9 @@ export function validateTrainingData(data: TrainingData): void {
     if (col.length !== n) refuse(`columns[${f}]`, `of length ${n} (the length of y)`, `length ${col.length}`);
     for (let i = 0; i < n; i++) {
       const v = col[i]!;
-      if (!Number.isFinite(v)) refuse(`columns[${f}][${i}]`, 'a finite number', v);
+      if (v === Number.POSITIVE_INFINITY || v === Number.NEGATIVE_INFINITY) {
+        refuse(`columns[${f}][${i}]`, 'a finite number or NaN (missing)', v);
+      }
     }
   }
   for (let i = 0; i < n; i++) {

@@ -3,19 +3,34 @@
  * features drawn per split, thresholds at midpoints, depth-first growth), fitted on presorted
  * columns.
  *
+ * Missing values (NaN), as scikit-learn >= 1.4's BestSplitter: a feature's missing values sort
+ * after all the others. When a node has missing values for a feature, its thresholds are searched
+ * twice, first with the missing rows sent right, then sent left, and the split "every non-missing
+ * value left, the missing ones right" (threshold +Infinity) is tried last; the first best Gini
+ * proxy wins and its direction is stored per node (`missingLeft`). A node that saw no missing value
+ * for its feature sends them to the child with more training rows (a tie goes right). A feature is
+ * constant in a node when its non-missing values are (or it has none), and is then never split on.
+ * Prediction sends a NaN where `missingLeft` says.
+ *
+ * Class weights: a row's sample weight is its count (1, or its bootstrap multiplicity) times its
+ * class's weight. Counts stay integers in the scans and the class weight multiplies each class's
+ * count sum where the Gini proxy, the purity test and the node values need weights, so sums are
+ * exact; the sample minimums (minSamplesSplit, minSamplesLeaf) count rows.
+ *
  * How it is fast: every column is argsorted once per data set (`presort`, a radix sort). For a
  * tree, the rows of nonzero count are kept in one sorted run per feature, and a node is a range
- * [start, end) that holds the same rows in every feature's run. Finding a split is one linear scan
- * of the range per drawn feature; applying it is one branch-free stable scatter of the range per
- * other feature into a second run (skipped when both children will be leaves, and for features
- * known to be constant in the node). A row's class and count travel packed in one Int32, the rows
- * going left are marked in a bitset that stays in L1 cache, bootstrap indices come several per
- * random draw, nothing is allocated per sample, and all buffers live in the TreeBuilder and are
- * reused from tree to tree.
+ * [start, end) that holds the same rows in every feature's run (a feature's missing rows at the
+ * end of its run). Finding a split is one linear scan of the range per drawn feature; applying it
+ * is one branch-free stable scatter of the range per other feature into a second run (skipped when
+ * both children will be leaves, and for features known to be constant in the node). A row's class
+ * and count travel packed in one Int32, the rows going left are marked in a bitset that stays in
+ * L1 cache, bootstrap indices come several per random draw, nothing is allocated per sample, and
+ * all buffers live in the TreeBuilder and are reused from tree to tree. Data without missing values
+ * and without class weights takes exactly the code paths (and gives exactly the trees) of before.
  */
 import type { Rng } from '../data/random.js';
 import { resolveMaxFeatures, validateTrainingData, validateTreeParams } from './params.js';
-import type { TrainingData, Tree, TreeParams } from './types.js';
+import type { ClassWeight, TrainingData, Tree, TreeParams } from './types.js';
 
 /** scikit-learn's FEATURE_THRESHOLD: values closer than this are treated as equal. */
 const FEATURE_THRESHOLD = 1e-7;
@@ -27,7 +42,10 @@ const EPSILON = 2.220446049250313e-16;
 export interface Presorted {
   readonly nRows: number;
   readonly nFeatures: number;
-  /** order[f * nRows + k] is the row with the k-th smallest value of feature f (ties by row). */
+  /**
+   * order[f * nRows + k] is the row with the k-th smallest value of feature f (ties by row, the
+   * missing values last, by row).
+   */
   readonly order: Int32Array;
   /** values[f * nRows + k] is that row's value of feature f (so each feature's run is sorted). */
   readonly values: Float64Array;
@@ -53,10 +71,11 @@ export function presort(data: TrainingData): Presorted {
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
- * Stable argsort of finite float64 values: an LSD radix sort on the 64-bit patterns mapped to
+ * Stable argsort of float64 values, NaN last: an LSD radix sort on the 64-bit patterns mapped to
  * unsigned order (8 passes of one byte, each skipped when every key has the same byte there, as
- * for the low bytes of small integers). Ties keep row order, so the result equals sorting by
- * (value, row). Several times faster than Array.prototype.sort with a comparator.
+ * for the low bytes of small integers), every NaN mapped to the largest key. Ties keep row order,
+ * so the result equals sorting by (value, row). Several times faster than Array.prototype.sort
+ * with a comparator.
  */
 class RadixArgsort {
   private readonly n: number;
@@ -82,12 +101,14 @@ class RadixArgsort {
     this.hiB = new Uint32Array(n);
   }
 
-  /** Row indices of `col` in increasing order of value (ties by row); valid until the next call. */
+  /** Row indices of `col` in increasing order of value (ties by row, NaN last); valid until the next call. */
   argsort(col: Float64Array): Int32Array {
     const n = this.n;
     if (!LITTLE_ENDIAN) {
       const idx = Int32Array.from({ length: n }, (_, i) => i);
-      return idx.sort((a, b) => col[a]! - col[b]! || a - b);
+      const key = (v: number) => (Number.isNaN(v) ? Number.POSITIVE_INFINITY : v);
+      const nan = (v: number) => (Number.isNaN(v) ? 1 : 0);
+      return idx.sort((a, b) => key(col[a]!) - key(col[b]!) || nan(col[a]!) - nan(col[b]!) || a - b);
     }
     const { bits, words, hist } = this;
     const lw = 0;
@@ -99,7 +120,11 @@ class RadixArgsort {
       let lo = words[lw]!;
       let hi = words[hw]!;
       // Negative numbers: flip every bit; positive: flip the sign bit. Unsigned order = numeric order.
-      if (hi >>> 31) {
+      // NaN (any payload or sign): the largest key, after +Infinity.
+      if (Number.isNaN(v)) {
+        hi = 0xffffffff;
+        lo = 0xffffffff;
+      } else if (hi >>> 31) {
         hi = ~hi >>> 0;
         lo = ~lo >>> 0;
       } else {
@@ -168,15 +193,40 @@ function resolve(params: TreeParams, nFeatures: number): Resolved {
 }
 
 /**
+ * scikit-learn's `balanced` class weights: class k weighs n / (c · n_k), n_k its number of rows (each
+ * row counted `counts[i]` times when `counts` is given, as compute_sample_weight('balanced', y,
+ * indices=...) counts a bootstrap sample), n = Σ n_k and c the number of classes with n_k > 0. A
+ * class without rows weighs 0.
+ */
+export function balancedClassWeights(
+  y: Int32Array,
+  nClasses: number,
+  counts: Int32Array | null = null,
+): Float64Array {
+  const bincount = new Float64Array(nClasses);
+  if (counts === null) for (let i = 0; i < y.length; i++) bincount[y[i]!]! += 1;
+  else for (let i = 0; i < y.length; i++) bincount[y[i]!]! += counts[i]!;
+  let n = 0;
+  let present = 0;
+  for (let k = 0; k < nClasses; k++) {
+    n += bincount[k]!;
+    if (bincount[k]! > 0) present++;
+  }
+  const out = new Float64Array(nClasses);
+  for (let k = 0; k < nClasses; k++) if (bincount[k]! > 0) out[k] = n / (present * bincount[k]!);
+  return out;
+}
+
+/**
  * Fits trees on one data set, reusing the presorted columns and every scratch buffer. Not
  * reentrant: one fit at a time per builder.
  *
  * Layout: each feature f has two runs of nRows slots in oRow, oX and oCode, at (2f + parity) × nRows;
  * the m rows of nonzero count of the current tree are in slots [0, m) of one of them, sorted by
- * feature f, with their value of f and their packed (count << shift) | class side by side, so that
- * split scans read memory in order. A split scatters each range into the other run of the feature
- * (left rows first, both sides kept in order): one read and one write per row, no copy back.
- * `parity` says, per node and feature, which run holds the node's rows.
+ * feature f (missing values last), with their value of f and their packed (count << shift) | class
+ * side by side, so that split scans read memory in order. A split scatters each range into the
+ * other run of the feature (left rows first, both sides kept in order): one read and one write per
+ * row, no copy back. `parity` says, per node and feature, which run holds the node's rows.
  */
 export class TreeBuilder {
   readonly nRows: number;
@@ -186,6 +236,7 @@ export class TreeBuilder {
   readonly maxCount: number;
   private readonly shift: number;
   private readonly mask: number;
+  private readonly y: Int32Array;
   private readonly sortedRow: Int32Array;
   private readonly sortedX: Float64Array;
   /** sortedY[f * nRows + k]: the class of row sortedRow[f * nRows + k]. */
@@ -204,17 +255,33 @@ export class TreeBuilder {
   private readonly constant: Uint8Array;
   /** The current node's run of each feature: 0 or 1 (see the layout above). */
   private readonly parity: Uint8Array;
-  /** Class counts: left side during a scan, best left side found, its right side, the node's total. */
+  /** Per feature: 1 when some row of the current tree has it missing (NaN). */
+  private readonly hasMissing: Uint8Array;
+  /** The current tree's weight per class (all 1 without class weights). */
+  private readonly cw: Float64Array;
+  /** The current tree has class weights: the weighted scans are used. */
+  private weighted = false;
+  /** scikit-learn's `balanced` weights over all rows, computed on first use. */
+  private balanced: Float64Array | null = null;
+  /**
+   * Class counts (numbers of samples, not weights): left side during a scan, best left side
+   * found, its right side, the node's total, the node's missing rows of a feature.
+   */
   private readonly cl: Float64Array;
   private readonly bestCl: Float64Array;
   private readonly rightCl: Float64Array;
   private readonly total: Float64Array;
+  private readonly clMiss: Float64Array;
   /** A feature scan's best split: proxy, position, values either side. */
   private readonly scan = new Float64Array(4);
-  // The best split of the current node.
+  // The best split of the current node: feature, position in the feature's sorted non-missing
+  // values (the left child gets [start, pos) of them), threshold, the node's missing rows of the
+  // feature and where they go (1 = left).
   private bestFeature = -1;
   private bestPos = -1;
   private bestThreshold = 0;
+  private bestNMiss = 0;
+  private bestMissingLeft = 0;
 
   /**
    * Validates `data` (throws a ForestParamError); `presorted` (from presort(data)) saves the
@@ -235,6 +302,7 @@ export class TreeBuilder {
     this.shift = K <= 1 ? 0 : 32 - Math.clz32(K - 1);
     this.mask = (1 << this.shift) - 1;
     this.maxCount = 2 ** (31 - this.shift) - 1;
+    this.y = data.y;
     this.sortedRow = pre.order;
     this.sortedX = pre.values;
     this.sortedY = new Int32Array(d * n);
@@ -248,17 +316,26 @@ export class TreeBuilder {
     this.features = new Int32Array(d);
     this.constant = new Uint8Array(d);
     this.parity = new Uint8Array(d);
+    this.hasMissing = new Uint8Array(d);
+    this.cw = new Float64Array(K).fill(1);
     this.cl = new Float64Array(K);
     this.bestCl = new Float64Array(K);
     this.rightCl = new Float64Array(K);
     this.total = new Float64Array(K);
+    this.clMiss = new Float64Array(K);
   }
 
   /**
    * Fits a tree on every row once (`sampleCounts` null) or on each row as many times as its count
    * says (integers >= 0, at most maxCount; rows counted 0 are left out, as in a bootstrap sample).
+   * `classWeights` (one finite weight > 0 per class; null = none) multiplies each row's count.
    */
-  fit(sampleCounts: Int32Array | null, params: TreeParams, rng: Rng): Tree {
+  fit(
+    sampleCounts: Int32Array | null,
+    params: TreeParams,
+    rng: Rng,
+    classWeights: Float64Array | null = null,
+  ): Tree {
     validateTreeParams(params, this.nFeatures);
     const n = this.nRows;
     if (sampleCounts === null) {
@@ -275,14 +352,27 @@ export class TreeBuilder {
       }
       this.counts.set(sampleCounts);
     }
+    if (classWeights !== null) {
+      if (!(classWeights instanceof Float64Array) || classWeights.length !== this.nClasses) {
+        throw new Error(`classWeights must be a Float64Array with one weight per class (${this.nClasses})`);
+      }
+      classWeights.forEach((w, k) => {
+        if (!(w > 0 && w < Number.POSITIVE_INFINITY)) {
+          throw new Error(`classWeights[${k}] must be a finite number > 0, got ${w}`);
+        }
+      });
+    }
+    this.setClassWeights(classWeights);
     return this.grow(resolve(params, this.nFeatures), rng);
   }
 
   /**
    * Fits a tree on a bootstrap sample: nRows rows drawn with replacement from `rng` (drawIndices),
    * used as sample counts (scikit-learn's way), then grows the tree from the same stream.
+   * `classWeight`: scikit-learn's preset, `balanced` over all rows or `balanced_subsample` over
+   * this sample (see balancedClassWeights).
    */
-  fitBootstrap(params: TreeParams, rng: Rng): Tree {
+  fitBootstrap(params: TreeParams, rng: Rng, classWeight: ClassWeight = null): Tree {
     validateTreeParams(params, this.nFeatures);
     const n = this.nRows;
     const { counts, indices } = this;
@@ -294,28 +384,47 @@ export class TreeBuilder {
         if (counts[i]! > this.maxCount) throw new Error(`a bootstrap count exceeds ${this.maxCount}`);
       }
     }
+    if (classWeight === 'balanced_subsample') {
+      this.setClassWeights(balancedClassWeights(this.y, this.nClasses, counts));
+    } else {
+      this.setClassWeights(classWeight === 'balanced' ? this.balancedWeights() : null);
+    }
     return this.grow(resolve(params, this.nFeatures), rng);
   }
 
-  /** Grows a tree on the sample counts in this.counts. */
+  /** scikit-learn's `balanced` class weights over every row of the data set (computed once). */
+  balancedWeights(): Float64Array {
+    this.balanced ??= balancedClassWeights(this.y, this.nClasses);
+    return this.balanced;
+  }
+
+  private setClassWeights(classWeights: Float64Array | null): void {
+    if (classWeights === null) this.cw.fill(1);
+    else this.cw.set(classWeights);
+    this.weighted = classWeights !== null;
+  }
+
+  /** Grows a tree on the sample counts in this.counts and the class weights in this.cw. */
   private grow(p: Resolved, rng: Rng): Tree {
     const n = this.nRows;
     const d = this.nFeatures;
     const K = this.nClasses;
-    const { counts, shift, mask, sortedRow, sortedX, sortedY, oRow, oX, oCode, total } = this;
+    const { counts, shift, mask, sortedRow, sortedX, sortedY, oRow, oX, oCode, total, cw, hasMissing } = this;
 
-    // Keep the rows of nonzero count, in each feature's sorted order.
+    // Keep the rows of nonzero count, in each feature's sorted order (missing values last).
     let m = 0;
     for (let f = 0; f < d; f++) {
       m = keepCounted(f * n, 2 * f * n, n, counts, shift, sortedRow, sortedX, sortedY, oRow, oX, oCode);
     }
     if (m === 0) throw new Error('no row has a positive sample count');
+    for (let f = 0; f < d; f++) hasMissing[f] = Number.isNaN(oX[2 * f * n + m - 1]!) ? 1 : 0;
 
     // Nodes (growable plain arrays: per-node work, not per-sample) and the depth-first stack.
     const feature: number[] = [];
     const threshold: number[] = [];
     const left: number[] = [];
     const right: number[] = [];
+    const missingLeft: number[] = [];
     const value: number[] = [];
     // Stack entries: start, end, depth, parent, isLeft; their class counts in stackCounts and
     // their known-constant feature flags in stackConstant.
@@ -345,45 +454,53 @@ export class TreeBuilder {
       for (let k = K - 1; k >= 0; k--) total[k] = stackCounts.pop()!;
       for (let f = d - 1; f >= 0; f--) constant[f] = stackConstant.pop()!;
       for (let f = d - 1; f >= 0; f--) parity[f] = stackParity.pop()!;
-      for (let k = 0; k < K; k++) value.push(total[k]!);
+      for (let k = 0; k < K; k++) value.push(cw[k]! * total[k]!);
       feature.push(-1);
       threshold.push(0);
       left.push(-1);
       right.push(-1);
+      missingLeft.push(0);
       if (parent >= 0) {
         if (isLeft === 1) left[parent] = id;
         else right[parent] = id;
       }
-      if (isLeafNode(depth, end - start, total, K, p)) continue;
+      if (isLeafNode(depth, end - start, total, cw, K, p)) continue;
       let wt = 0;
-      for (let k = 0; k < K; k++) wt += total[k]!;
+      for (let k = 0; k < K; k++) wt += cw[k]! * total[k]!;
       if (!this.findSplit(start, end, wt, p, rng)) continue;
 
       const bf = this.bestFeature;
-      const pos = this.bestPos;
+      const nMiss = this.bestNMiss;
+      const missLeft = this.bestMissingLeft;
+      // The left child: the non-missing rows before pos, and the missing rows if they go left.
+      const mid = this.bestPos + (missLeft === 1 ? nMiss : 0);
       feature[id] = bf;
       threshold[id] = this.bestThreshold;
+      missingLeft[id] = missLeft;
       const { bestCl, rightCl } = this;
       for (let k = 0; k < K; k++) rightCl[k] = total[k]! - bestCl[k]!;
       // The children's ranges need reordering only for a child that will be split itself.
-      const leftLeaf = isLeafNode(depth + 1, pos - start, bestCl, K, p);
-      const rightLeaf = isLeafNode(depth + 1, end - pos, rightCl, K, p);
+      const leftLeaf = isLeafNode(depth + 1, mid - start, bestCl, cw, K, p);
+      const rightLeaf = isLeafNode(depth + 1, end - mid, rightCl, cw, K, p);
       if (!leftLeaf || !rightLeaf) {
-        // A feature constant here is constant in every descendant: its run is never read again, so
-        // it is flagged for the children and not partitioned.
+        // A feature constant here (its non-missing values, if any) is constant in every
+        // descendant: its run is never read again, so it is flagged for the children and not
+        // partitioned.
         for (let f = 0; f < d; f++) {
+          if (constant[f] === 1) continue;
           const base = (2 * f + parity[f]!) * n;
-          if (constant[f] === 0 && oX[base + end - 1]! <= oX[base + start]! + FEATURE_THRESHOLD)
+          const endNM = hasMissing[f] === 1 ? end - countMissing(oX, base + start, base + end) : end;
+          if (endNM === start || oX[base + endNM - 1]! <= oX[base + start]! + FEATURE_THRESHOLD)
             constant[f] = 1;
         }
-        this.partition(start, end, bf, pos);
+        this.partition(start, end, mid);
       }
       // Right child pushed first so that the left one is grown first (pre-order, as scikit-learn).
-      stack.push(pos, end, depth + 1, id, 0);
+      stack.push(mid, end, depth + 1, id, 0);
       for (let k = 0; k < K; k++) stackCounts.push(rightCl[k]!);
       for (let f = 0; f < d; f++) stackConstant.push(constant[f]!);
       for (let f = 0; f < d; f++) stackParity.push(parity[f]!);
-      stack.push(start, pos, depth + 1, id, 1);
+      stack.push(start, mid, depth + 1, id, 1);
       for (let k = 0; k < K; k++) stackCounts.push(bestCl[k]!);
       for (let f = 0; f < d; f++) stackConstant.push(constant[f]!);
       for (let f = 0; f < d; f++) stackParity.push(parity[f]!);
@@ -394,20 +511,26 @@ export class TreeBuilder {
       threshold: Float64Array.from(threshold),
       left: Int32Array.from(left),
       right: Int32Array.from(right),
+      missingLeft: Uint8Array.from(missingLeft),
       value: Float64Array.from(value),
     };
   }
 
   /**
    * scikit-learn's BestSplitter: draw features without replacement, scan each for the split
-   * maximising the Gini proxy Σ cl²/wl + Σ cr²/wr (the first best wins ties). After `maxFeatures`
-   * draws it stops, unless every feature drawn so far was constant in the node, in which case it
-   * keeps drawing. Returns false when no valid split was found.
+   * maximising the Gini proxy Σ cl²/wl + Σ cr²/wr (the first best wins ties). A feature with
+   * missing values in the node is scanned with them sent right, then left, then the split
+   * "non-missing left, missing right" is tried. After `maxFeatures` draws it stops, unless every
+   * feature drawn so far was constant in the node, in which case it keeps drawing. Returns false
+   * when no valid split was found; otherwise the best split is in this.best*, and bestCl holds
+   * its left child's class counts.
    */
   private findSplit(start: number, end: number, wt: number, p: Resolved, rng: Rng): boolean {
     const n = this.nRows;
     const K = this.nClasses;
-    const { oX, oCode, shift, mask, features, constant, parity, cl, bestCl, total, scan } = this;
+    const { oX, oCode, shift, mask, features, constant, parity, hasMissing, cl, clMiss, bestCl, total, cw } =
+      this;
+    const { weighted, scan } = this;
     const d = this.nFeatures;
     for (let f = 0; f < d; f++) features[f] = f;
     let available = d;
@@ -418,6 +541,8 @@ export class TreeBuilder {
     let bestPos = -1;
     let bestLo = 0;
     let bestHi = 0;
+    let bestNMiss = 0;
+    let bestMissingLeft = 0;
     // Split positions allowed by minSamplesLeaf: the left child gets [start, pos), pos in [lo, hi].
     const lo = start + p.minLeaf;
     const hi = end - p.minLeaf;
@@ -431,68 +556,174 @@ export class TreeBuilder {
       features[available] = f;
 
       const base = (2 * f + parity[f]!) * n;
-      // Known constant (its run is stale then, and must not be read), or found constant now.
-      if (constant[f] === 1 || oX[base + end - 1]! <= oX[base + start]! + FEATURE_THRESHOLD) {
+      // Known constant (its run is stale then, and must not be read), or found constant now: no
+      // non-missing value, or all within FEATURE_THRESHOLD of each other.
+      if (constant[f] === 1) {
+        constants++;
+        continue;
+      }
+      const nMiss = hasMissing[f] === 1 ? countMissing(oX, base + start, base + end) : 0;
+      const endNM = end - nMiss;
+      if (endNM === start || oX[base + endNM - 1]! <= oX[base + start]! + FEATURE_THRESHOLD) {
         constant[f] = 1;
         constants++;
         continue;
       }
 
-      const found = scanFeature(base, start, end, lo, hi, wt, best, oX, oCode, shift, mask, cl, total, scan);
-      if (found) {
-        best = scan[0]!;
-        bestFeature = f;
-        bestPos = scan[1]!;
-        bestLo = scan[2]!;
-        bestHi = scan[3]!;
+      if (nMiss === 0) {
+        cl.fill(0);
+        const found = weighted
+          ? scanWeighted(base, start, end, lo, hi, best, oX, oCode, shift, mask, cl, total, cw, scan)
+          : scanFeature(base, start, end, lo, hi, 0, wt, best, oX, oCode, shift, mask, cl, total, scan);
+        if (found) {
+          best = scan[0]!;
+          bestFeature = f;
+          bestPos = scan[1]!;
+          bestLo = scan[2]!;
+          bestHi = scan[3]!;
+          bestNMiss = 0;
+        }
+        continue;
+      }
+
+      // The node's missing rows of f: [endNM, end) of its run.
+      clMiss.fill(0);
+      let wMiss = 0;
+      for (let i = base + endNM, e = base + end; i < e; i++) {
+        const code = oCode[i]!;
+        const c = code >>> shift;
+        clMiss[code & mask]! += c;
+        wMiss += c;
+      }
+      // Missing values right (the right child has end - pos rows), then left (endNM - pos rows):
+      // the thresholds run over the non-missing values only.
+      for (let goLeft = 0; goLeft <= 1; goLeft++) {
+        const lo2 = goLeft === 1 ? lo - nMiss : lo;
+        const hi2 = goLeft === 1 ? endNM - p.minLeaf : hi;
+        if (goLeft === 1) cl.set(clMiss);
+        else cl.fill(0);
+        const found = weighted
+          ? scanWeighted(base, start, endNM, lo2, hi2, best, oX, oCode, shift, mask, cl, total, cw, scan)
+          : scanFeature(
+              base,
+              start,
+              endNM,
+              lo2,
+              hi2,
+              goLeft * wMiss,
+              wt,
+              best,
+              oX,
+              oCode,
+              shift,
+              mask,
+              cl,
+              total,
+              scan,
+            );
+        if (found) {
+          best = scan[0]!;
+          bestFeature = f;
+          bestPos = scan[1]!;
+          bestLo = scan[2]!;
+          bestHi = scan[3]!;
+          bestNMiss = nMiss;
+          bestMissingLeft = goLeft;
+        }
+      }
+      // Every non-missing value left, the missing ones right (threshold +Infinity).
+      if (endNM - start >= p.minLeaf && nMiss >= p.minLeaf) {
+        for (let k = 0; k < K; k++) cl[k] = total[k]! - clMiss[k]!;
+        const proxy = splitProxy(cl, total, cw, weighted, wt - wMiss, wt);
+        if (proxy > best) {
+          best = proxy;
+          bestFeature = f;
+          bestPos = endNM;
+          bestLo = Number.POSITIVE_INFINITY;
+          bestHi = Number.POSITIVE_INFINITY;
+          bestNMiss = nMiss;
+          bestMissingLeft = 0;
+        }
       }
     }
     if (bestFeature < 0) return false;
     this.bestFeature = bestFeature;
     this.bestPos = bestPos;
+    this.bestNMiss = bestNMiss;
     let t = bestLo / 2 + bestHi / 2;
     if (t === bestHi || t === Number.POSITIVE_INFINITY || t === Number.NEGATIVE_INFINITY) t = bestLo;
     this.bestThreshold = t;
-    // The left child's class counts, summed over the smaller child.
     const bb = (2 * bestFeature + parity[bestFeature]!) * n;
     for (let k = 0; k < K; k++) bestCl[k] = 0;
-    if (bestPos - start <= end - bestPos) {
+    if (bestNMiss === 0) {
+      // No missing value seen: they will go to the child with more rows (a tie goes right).
+      this.bestMissingLeft = bestPos - start > end - bestPos ? 1 : 0;
+      // The left child's class counts, summed over the smaller child.
+      if (bestPos - start <= end - bestPos) {
+        for (let i = bb + start, e = bb + bestPos; i < e; i++) {
+          const code = oCode[i]!;
+          bestCl[code & mask]! += code >>> shift;
+        }
+      } else {
+        for (let i = bb + bestPos, e = bb + end; i < e; i++) {
+          const code = oCode[i]!;
+          bestCl[code & mask]! += code >>> shift;
+        }
+        for (let k = 0; k < K; k++) bestCl[k] = total[k]! - bestCl[k]!;
+      }
+    } else {
+      this.bestMissingLeft = bestMissingLeft;
+      // The left child: [start, pos) of the run, and the missing rows [end - nMiss, end) if they go left.
       for (let i = bb + start, e = bb + bestPos; i < e; i++) {
         const code = oCode[i]!;
         bestCl[code & mask]! += code >>> shift;
       }
-    } else {
-      for (let i = bb + bestPos, e = bb + end; i < e; i++) {
-        const code = oCode[i]!;
-        bestCl[code & mask]! += code >>> shift;
+      if (bestMissingLeft === 1) {
+        for (let i = bb + end - bestNMiss, e = bb + end; i < e; i++) {
+          const code = oCode[i]!;
+          bestCl[code & mask]! += code >>> shift;
+        }
       }
-      for (let k = 0; k < K; k++) bestCl[k] = total[k]! - bestCl[k]!;
     }
     return true;
   }
 
   /**
-   * Applies the split of [start, end) at `pos` of feature bf's run to every other feature that is
-   * not constant in the node: a stable scatter into the feature's other run, the rows going left
-   * first, after which that run holds the children's rows (parity flips).
+   * Applies the best split of [start, end) (its left child has `mid - start` rows) to every feature
+   * that is not constant in the node: a stable scatter into the feature's other run, the rows going
+   * left first, after which that run holds the children's rows (parity flips). The split feature's
+   * own run is already in that order unless its missing rows go left.
    */
-  private partition(start: number, end: number, bf: number, pos: number): void {
+  private partition(start: number, end: number, mid: number): void {
     const n = this.nRows;
     const d = this.nFeatures;
     const { oRow, oX, oCode, goesLeft, constant, parity } = this;
+    const bf = this.bestFeature;
+    const pos = this.bestPos;
+    const missLeft = this.bestMissingLeft === 1 && this.bestNMiss > 0;
     const bb = (2 * bf + parity[bf]!) * n;
+    const missFrom = bb + end - this.bestNMiss;
     for (let i = bb + start, e = bb + pos; i < e; i++) {
       const r = oRow[i]!;
       goesLeft[r >>> 5]! |= 1 << (r & 31);
     }
+    if (missLeft) {
+      for (let i = missFrom, e = bb + end; i < e; i++) {
+        const r = oRow[i]!;
+        goesLeft[r >>> 5]! |= 1 << (r & 31);
+      }
+    }
     for (let f = 0; f < d; f++) {
-      // bf is already in order (the left rows are the prefix); constant features are never read.
-      if (f === bf || constant[f] === 1) continue;
+      // bf's left rows are already the prefix unless its missing rows go left; constant features
+      // are never read.
+      if ((f === bf && !missLeft) || constant[f] === 1) continue;
       const p = parity[f]!;
-      scatter((2 * f + p) * n, (2 * f + 1 - p) * n, start, pos, end, goesLeft, oRow, oX, oCode);
+      scatter((2 * f + p) * n, (2 * f + 1 - p) * n, start, mid, end, goesLeft, oRow, oX, oCode);
       parity[f] = 1 - p;
     }
+    // bb still names bf's previous run, which the scatters only read.
     for (let i = bb + start, e = bb + pos; i < e; i++) goesLeft[oRow[i]! >>> 5] = 0;
+    if (missLeft) for (let i = missFrom, e = bb + end; i < e; i++) goesLeft[oRow[i]! >>> 5] = 0;
   }
 }
 
@@ -569,8 +800,10 @@ function keepCounted(
 
 /**
  * Scans positions [base + start, base + end) of one feature's run for the split with the largest
- * Gini proxy Σ cl²/wl + Σ cr²/wr above `best`, with the left child's position in [lo, hi]. When
- * one is found, writes proxy, position, and the values either side into `out` and returns true.
+ * Gini proxy Σ cl²/wl + Σ cr²/wr above `best`, with the left child's position in [lo, hi]. `cl`
+ * and `wl0` start as the class counts and count of the rows that go left whatever the position
+ * (the missing rows, when they go left; else zeros), and `total` and `wt` are the node's. When one
+ * is found, writes proxy, position, and the values either side into `out` and returns true.
  */
 function scanFeature(
   base: number,
@@ -578,6 +811,7 @@ function scanFeature(
   end: number,
   lo: number,
   hi: number,
+  wl0: number,
   wt: number,
   best: number,
   oX: Float64Array,
@@ -589,9 +823,8 @@ function scanFeature(
   out: Float64Array,
 ): boolean {
   const K = cl.length;
-  for (let k = 0; k < K; k++) cl[k] = 0;
   let found = false;
-  let wl = 0;
+  let wl = wl0;
   let xv = oX[base + start]!;
   for (let i = base + start, last = base + end - 1; i < last; i++) {
     const code = oCode[i]!;
@@ -625,6 +858,119 @@ function scanFeature(
     xv = xn;
   }
   return found;
+}
+
+/**
+ * scanFeature with class weights: `cl` and `total` count samples, and class k's counts weigh
+ * cw[k] each in the proxy (wl, wr and the class sums are weighted).
+ */
+function scanWeighted(
+  base: number,
+  start: number,
+  end: number,
+  lo: number,
+  hi: number,
+  best: number,
+  oX: Float64Array,
+  oCode: Int32Array,
+  shift: number,
+  mask: number,
+  cl: Float64Array,
+  total: Float64Array,
+  cw: Float64Array,
+  out: Float64Array,
+): boolean {
+  const K = cl.length;
+  let found = false;
+  let xv = oX[base + start]!;
+  for (let i = base + start, last = base + end - 1; i < last; i++) {
+    const code = oCode[i]!;
+    cl[code & mask]! += code >>> shift;
+    const xn = oX[i + 1]!;
+    if (xn > xv + FEATURE_THRESHOLD) {
+      const pos = i + 1 - base;
+      if (pos >= lo && pos <= hi) {
+        let wl = 0;
+        let wr = 0;
+        let sl = 0;
+        let sr = 0;
+        for (let k = 0; k < K; k++) {
+          const w = cw[k]!;
+          const a = w * cl[k]!;
+          const b = w * (total[k]! - cl[k]!);
+          wl += a;
+          wr += b;
+          sl += a * a;
+          sr += b * b;
+        }
+        const proxy = sl / wl + sr / wr;
+        if (proxy > best) {
+          best = proxy;
+          found = true;
+          out[0] = proxy;
+          out[1] = pos;
+          out[2] = xv;
+          out[3] = xn;
+        }
+      }
+    }
+    xv = xn;
+  }
+  return found;
+}
+
+/**
+ * The Gini proxy of one split given its left class counts `cl` (the scans' formula): unweighted,
+ * wl and wt are the left and node counts; weighted, class k counts weigh cw[k].
+ */
+function splitProxy(
+  cl: Float64Array,
+  total: Float64Array,
+  cw: Float64Array,
+  weighted: boolean,
+  wl: number,
+  wt: number,
+): number {
+  const K = cl.length;
+  let sl = 0;
+  let sr = 0;
+  if (!weighted) {
+    for (let k = 0; k < K; k++) {
+      const a = cl[k]!;
+      const b = total[k]! - a;
+      sl += a * a;
+      sr += b * b;
+    }
+    return sl / wl + sr / (wt - wl);
+  }
+  let wLeft = 0;
+  let wRight = 0;
+  for (let k = 0; k < K; k++) {
+    const a = cw[k]! * cl[k]!;
+    const b = cw[k]! * (total[k]! - cl[k]!);
+    wLeft += a;
+    wRight += b;
+    sl += a * a;
+    sr += b * b;
+  }
+  return sl / wLeft + sr / wRight;
+}
+
+/**
+ * The number of missing (NaN) values in oX[from, to), which are its last ones (a feature's run
+ * keeps them at the end of every node's range): 0 at once when the last value is not NaN, else a
+ * binary search for the first NaN.
+ */
+function countMissing(oX: Float64Array, from: number, to: number): number {
+  if (!Number.isNaN(oX[to - 1]!)) return 0;
+  let a = from;
+  let b = to - 1;
+  while (a < b) {
+    const m = (a + b) >>> 1;
+    if (Number.isNaN(oX[m]!)) b = m;
+    else a = m + 1;
+  }
+  return to - a;
 }
 
 /** The row is marked in the bitset. */
@@ -663,15 +1009,23 @@ function scatter(
 }
 
 /**
- * scikit-learn's leaf rule before any split search: depth reached, fewer samples than the split
- * minimum (max(minSamplesSplit, 2 minSamplesLeaf)), or pure (Gini <= EPSILON).
+ * scikit-learn's leaf rule before any split search: depth reached, fewer samples (rows) than the
+ * split minimum (max(minSamplesSplit, 2 minSamplesLeaf)), or pure (weighted Gini <= EPSILON; class
+ * k's count weighs cw[k]).
  */
-function isLeafNode(depth: number, nSamples: number, counts: Float64Array, K: number, p: Resolved): boolean {
+function isLeafNode(
+  depth: number,
+  nSamples: number,
+  counts: Float64Array,
+  cw: Float64Array,
+  K: number,
+  p: Resolved,
+): boolean {
   if (depth >= p.maxDepth || nSamples < p.minSplit) return true;
   let wt = 0;
   let sumSq = 0;
   for (let k = 0; k < K; k++) {
-    const c = counts[k]!;
+    const c = cw[k]! * counts[k]!;
     wt += c;
     sumSq += c * c;
   }
@@ -681,26 +1035,28 @@ function isLeafNode(depth: number, nSamples: number, counts: Float64Array, K: nu
 /**
  * Fits one tree. `sampleCounts` null uses every row once; otherwise row i counts sampleCounts[i]
  * times (a bootstrap sample's multiplicities; rows counted 0 are left out, and the node sample
- * counts of minSamplesSplit and minSamplesLeaf count distinct rows, as scikit-learn's). Randomness
- * (the features drawn per split) comes from `rng` only.
+ * counts of minSamplesSplit and minSamplesLeaf count distinct rows, as scikit-learn's).
+ * `classWeights` (one per class, > 0; null = none) multiplies each row's count (see TreeBuilder.fit).
+ * Randomness (the features drawn per split) comes from `rng` only.
  */
 export function fitTree(
   data: TrainingData,
   sampleCounts: Int32Array | null,
   params: TreeParams,
   rng: Rng,
+  classWeights: Float64Array | null = null,
 ): Tree {
-  return new TreeBuilder(data).fit(sampleCounts, params, rng);
+  return new TreeBuilder(data).fit(sampleCounts, params, rng, classWeights);
 }
 
 /**
  * Throws an Error unless `tree` is a well-formed tree for `nClasses` classes and `nFeatures`
  * features: equal array lengths, pre-order children (index greater than the parent's, so every
- * path ends), valid feature indices, non-NaN thresholds, nonnegative finite values and leaves with
- * a positive total.
+ * path ends), valid feature indices, non-NaN thresholds, missing directions 0 or 1 (0 at leaves),
+ * nonnegative finite values and leaves with a positive total.
  */
 export function validateTree(tree: Tree, nClasses: number, nFeatures: number, label = 'tree'): void {
-  const { feature, threshold, left, right, value } = tree;
+  const { feature, threshold, left, right, missingLeft, value } = tree;
   const bad = (what: string): never => {
     throw new Error(`${label}: ${what}`);
   };
@@ -709,14 +1065,22 @@ export function validateTree(tree: Tree, nClasses: number, nFeatures: number, la
     !(threshold instanceof Float64Array) ||
     !(left instanceof Int32Array) ||
     !(right instanceof Int32Array) ||
+    !(missingLeft instanceof Uint8Array) ||
     !(value instanceof Float64Array)
   ) {
-    bad('feature, left and right must be Int32Arrays, threshold and value Float64Arrays');
+    bad(
+      'feature, left and right must be Int32Arrays, missingLeft a Uint8Array, threshold and value Float64Arrays',
+    );
   }
   const nNodes = feature.length;
   if (nNodes < 1) bad('has no nodes');
-  if (threshold.length !== nNodes || left.length !== nNodes || right.length !== nNodes) {
-    bad(`feature, threshold, left and right must have the same length (${nNodes})`);
+  if (
+    threshold.length !== nNodes ||
+    left.length !== nNodes ||
+    right.length !== nNodes ||
+    missingLeft.length !== nNodes
+  ) {
+    bad(`feature, threshold, left, right and missingLeft must have the same length (${nNodes})`);
   }
   if (value.length !== nNodes * nClasses) {
     bad(`value must have nNodes × nClasses = ${nNodes * nClasses} entries, got ${value.length}`);
@@ -725,14 +1089,17 @@ export function validateTree(tree: Tree, nClasses: number, nFeatures: number, la
     const f = feature[i]!;
     const l = left[i]!;
     const r = right[i]!;
+    const ml = missingLeft[i]!;
     let sum = 0;
     for (let k = 0; k < nClasses; k++) {
       const v = value[i * nClasses + k]!;
       if (!(v >= 0 && v < Number.POSITIVE_INFINITY)) bad(`node ${i}: value ${v} is not a finite number >= 0`);
       sum += v;
     }
+    if (ml > 1) bad(`node ${i}: missingLeft ${ml} is not 0 (right) or 1 (left)`);
     if (f === -1) {
       if (l !== -1 || r !== -1) bad(`node ${i}: a leaf (feature -1) must have left and right -1`);
+      if (ml !== 0) bad(`node ${i}: a leaf must have missingLeft 0`);
       if (!(sum > 0)) bad(`node ${i}: a leaf must have a positive total value`);
     } else {
       if (!(f >= 0 && f < nFeatures)) bad(`node ${i}: feature ${f} is not in [0, ${nFeatures})`);

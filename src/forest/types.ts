@@ -22,15 +22,28 @@ export interface TreeParams {
   maxFeatures: MaxFeatures;
 }
 
+/**
+ * scikit-learn's `class_weight` presets. `balanced`: class k weighs n / (c · n_k) over the training
+ * rows (n rows, c classes present, n_k rows of class k); `balanced_subsample`: the same per tree over
+ * its bootstrap sample, counted with multiplicity (without bootstrap it is `balanced`). A row's sample
+ * weight is its bootstrap count × its class's weight. null: every row weighs its count.
+ */
+export type ClassWeight = null | 'balanced' | 'balanced_subsample';
+
 /** scikit-learn's RandomForestClassifier parameters that segserve uses. */
 export interface ForestParams extends TreeParams {
   /** Number of trees, integer >= 1. */
   nEstimators: number;
   /** Each tree sees a bootstrap sample of the rows (as integer weights) instead of all rows once. */
   bootstrap: boolean;
+  /** Class weights (scikit-learn's `class_weight`); null = none. Plain-JS callers may omit it (= null). */
+  classWeight: ClassWeight;
 }
 
-/** Training data, columnar: one Float64Array per feature, each of length nRows. */
+/**
+ * Training data, columnar: one Float64Array per feature, each of length nRows. A missing value is
+ * NaN (scikit-learn's convention); infinities are refused.
+ */
 export interface TrainingData {
   columns: Float64Array[];
   /** Class index per row, 0..nClasses-1. */
@@ -40,19 +53,29 @@ export interface TrainingData {
 
 /**
  * One fitted tree as flat arrays over its nodes, in pre-order (the root is node 0 and every child
- * has a larger index than its parent). At a leaf, `feature`, `left` and `right` are -1 and
- * `threshold` is 0.
+ * has a larger index than its parent). At a leaf, `feature`, `left` and `right` are -1,
+ * `threshold` is 0 and `missingLeft` is 0.
  */
 export interface Tree {
   /** Feature index tested at each node; -1 at leaves. */
   feature: Int32Array;
-  /** A row goes left when x[feature] <= threshold. */
+  /**
+   * A row goes left when x[feature] <= threshold. +Infinity is the split "every non-missing value
+   * left, the missing ones right".
+   */
   threshold: Float64Array;
   left: Int32Array;
   right: Int32Array;
   /**
+   * Where a missing (NaN) x[feature] goes at each node: 1 = left child, 0 = right child (0 at
+   * leaves). Learnt when the node's training rows had missing values for the feature; otherwise
+   * the child with more training rows (scikit-learn's rule; a tie goes right).
+   */
+  missingLeft: Uint8Array;
+  /**
    * nNodes × nClasses, row-major: the weighted class counts of the training samples reaching each
-   * node (integers when the weights are bootstrap counts). A leaf predicts value / sum(value).
+   * node (integers when the weights are bootstrap counts, fractional with class weights). A leaf
+   * predicts value / sum(value).
    */
   value: Float64Array;
 }

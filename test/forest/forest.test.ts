@@ -1,13 +1,15 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { createRng } from '../../src/data/random.js';
 import {
   Forest,
   type ForestParams,
   fitForest,
-  type Tree,
+  type TrainingData,
   treeDepth,
   treeFeatureImportances,
 } from '../../src/forest/index.js';
-import { leafOf, leaves, nodeTotal, noisy, segments } from './helpers.js';
+import { bytesDigest, leafOf, leaves, nodeTotal, noisy, segments, tree, treesDigest } from './helpers.js';
 
 const PARAMS: ForestParams = {
   nEstimators: 10,
@@ -16,23 +18,8 @@ const PARAMS: ForestParams = {
   minSamplesLeaf: 1,
   maxFeatures: 'sqrt',
   bootstrap: true,
+  classWeight: null,
 };
-
-function tree(
-  feature: number[],
-  threshold: number[],
-  left: number[],
-  right: number[],
-  value: number[],
-): Tree {
-  return {
-    feature: Int32Array.from(feature),
-    threshold: Float64Array.from(threshold),
-    left: Int32Array.from(left),
-    right: Int32Array.from(right),
-    value: Float64Array.from(value),
-  };
-}
 
 /** Row-major copy of the first n rows of columnar data. */
 function rowMajor(columns: Float64Array[], n: number): Float64Array {
@@ -96,6 +83,18 @@ describe('Forest.fromTrees', () => {
     ['a negative count', { ...ok, value: Float64Array.from([1, 1, -1, 2, 0, 1]) }, /node 1: value -1/],
     ['a NaN threshold', { ...ok, threshold: Float64Array.from([Number.NaN, 0, 0]) }, /threshold is NaN/],
     ['a leaf with children', { ...ok, left: Int32Array.from([1, 2, -1]) }, /node 1: a leaf/],
+    ['missingLeft of the wrong length', { ...ok, missingLeft: new Uint8Array(2) }, /same length \(3\)/],
+    ['missingLeft not 0 or 1', { ...ok, missingLeft: Uint8Array.from([2, 0, 0]) }, /node 0: missingLeft 2/],
+    [
+      'missingLeft 1 at a leaf',
+      { ...ok, missingLeft: Uint8Array.from([1, 1, 0]) },
+      /node 1: a leaf must have missingLeft 0/,
+    ],
+    [
+      'missingLeft not a Uint8Array',
+      { ...ok, missingLeft: [0, 0, 0] as unknown as Uint8Array },
+      /missingLeft a Uint8Array/,
+    ],
   ])('refuses %s, naming the tree', (_what, bad, message) => {
     expect(() => Forest.fromTrees([ok, bad], 2, 2)).toThrow(message);
     expect(() => Forest.fromTrees([ok, bad], 2, 2)).toThrow(/^tree 1: /);
@@ -237,4 +236,70 @@ describe('Forest.featureImportances', () => {
     expect(imp.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
     expect(Math.min(imp[0]!, imp[1]!)).toBeGreaterThan(Math.max(imp[2]!, imp[3]!));
   });
+});
+
+describe('fitForest: the same trees as before missing values and class weights (golden digests)', () => {
+  // test/fixtures/forest-golden.json was recorded with the forest before it learned missing values
+  // and class weights. Data without NaN and classWeight null must give byte-identical trees and
+  // probabilities. Regenerate only on purpose: SEGSERVE_WRITE_FOREST_GOLDEN=1 npx vitest run test/forest/forest.test.ts
+  const goldenUrl = new URL('../fixtures/forest-golden.json', import.meta.url);
+  const sets: Record<string, () => TrainingData> = {
+    noisy: () => noisy(2000, 5, 1),
+    segments: () => segments(3000, 2).data,
+    ties: () => {
+      // Few distinct values per feature (many ties), 4 classes.
+      const r = createRng(5, 5);
+      const n = 1500;
+      const columns = [0, 1, 2].map(() => Float64Array.from({ length: n }, () => r.int(6)));
+      const y = Int32Array.from({ length: n }, (_, i) => (columns[0]![i]! + columns[1]![i]! + r.int(2)) % 4);
+      return { columns, y, nClasses: 4 };
+    },
+  };
+  const configs: Record<string, Omit<ForestParams, 'classWeight'>> = {
+    default: { ...PARAMS, nEstimators: 8 },
+    noBootstrapAll: {
+      ...PARAMS,
+      nEstimators: 4,
+      bootstrap: false,
+      maxFeatures: 'all',
+      maxDepth: 6,
+      minSamplesSplit: 5,
+      minSamplesLeaf: 2,
+    },
+    two: { ...PARAMS, nEstimators: 6, maxFeatures: 2, maxDepth: 10, minSamplesSplit: 10, minSamplesLeaf: 3 },
+  };
+  const seeds = [[1], [7, 3]];
+  const computed: Record<string, { nodes: number; trees: string; proba: string }> = {};
+  for (const [setName, make] of Object.entries(sets)) {
+    const d = make();
+    const n = d.y.length;
+    const x = rowMajor(d.columns, n);
+    for (const [configName, params] of Object.entries(configs)) {
+      for (const seed of seeds) {
+        const f = fitForest(d, { ...PARAMS, ...params }, seed);
+        computed[`${setName}/${configName}/${seed.join(',')}`] = {
+          nodes: f.trees.reduce((s, t) => s + t.feature.length, 0),
+          trees: treesDigest(f.trees),
+          proba: bytesDigest(f.predictProba(x, n)),
+        };
+      }
+    }
+  }
+
+  if (process.env.SEGSERVE_WRITE_FOREST_GOLDEN === '1') {
+    writeFileSync(goldenUrl, `${JSON.stringify(computed, null, 2)}\n`);
+  }
+  const golden = JSON.parse(readFileSync(goldenUrl, 'utf8')) as typeof computed;
+
+  it('has every case of the fixture', () => {
+    expect(Object.keys(computed).sort()).toEqual(Object.keys(golden).sort());
+    expect(Object.keys(golden).length).toBe(18);
+  });
+
+  it.each(Object.keys(golden))(
+    '%s: same trees (feature, threshold, children, value) and probabilities',
+    (key) => {
+      expect(computed[key]).toEqual(golden[key]);
+    },
+  );
 });

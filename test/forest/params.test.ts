@@ -16,6 +16,7 @@ const OK: ForestParams = {
   minSamplesLeaf: 1,
   maxFeatures: 'sqrt',
   bootstrap: true,
+  classWeight: null,
 };
 
 describe('resolveMaxFeatures', () => {
@@ -43,6 +44,12 @@ describe('validateParams', () => {
     for (const maxFeatures of ['sqrt', 'log2', 'all', 1, 4, 0.5, 0.99] as const) {
       expect(() => validateParams({ ...OK, maxDepth: null, maxFeatures }, 4)).not.toThrow();
     }
+    for (const classWeight of [null, 'balanced', 'balanced_subsample'] as const) {
+      expect(() => validateParams({ ...OK, classWeight }, 4)).not.toThrow();
+    }
+    // Plain-JS callers that omit classWeight get none.
+    const { classWeight: _omitted, ...withoutClassWeight } = OK;
+    expect(() => validateParams(withoutClassWeight as ForestParams, 4)).not.toThrow();
   });
 
   it.each([
@@ -64,6 +71,12 @@ describe('validateParams', () => {
     ['maxFeatures', { maxFeatures: Number.NaN }, 'got NaN'],
     ['maxFeatures', { maxFeatures: 'auto' }, 'got "auto"'],
     ['bootstrap', { bootstrap: 'yes' }, 'bootstrap must be true or false, got "yes"'],
+    [
+      'classWeight',
+      { classWeight: 'auto' },
+      `classWeight must be null, 'balanced' or 'balanced_subsample', got "auto"`,
+    ],
+    ['classWeight', { classWeight: 1 }, 'got 1'],
   ])('refuses a bad %s: %j', (param, change, message) => {
     // Casts: the bad values are deliberately outside the declared types.
     const params = { ...OK, ...change } as unknown as ForestParams;
@@ -86,7 +99,16 @@ describe('validateParams', () => {
 describe('validateTrainingData', () => {
   it.each([
     ['a class out of range', data([[1, 2]], [0, 2], 2), /y\[1\] must be a class index in \[0, 2\), got 2/],
-    ['a NaN value', data([[1, Number.NaN]], [0, 1]), /columns\[0\]\[1\] must be a finite number, got NaN/],
+    [
+      'an infinite value',
+      data([[1, Number.POSITIVE_INFINITY]], [0, 1]),
+      /columns\[0\]\[1\] must be a finite number or NaN \(missing\), got Infinity/,
+    ],
+    [
+      'a -infinite value',
+      data([[Number.NEGATIVE_INFINITY, 1]], [0, 1]),
+      /columns\[0\]\[0\] .* got -Infinity/,
+    ],
     ['columns of different lengths', data([[1, 2], [1]], [0, 1]), /columns\[1\] must be of length 2/],
     ['no rows', data([[]], [], 2), /y must be at least one row/],
     ['no features', data([], [0, 1]), /columns must be at least one feature column/],
@@ -94,5 +116,20 @@ describe('validateTrainingData', () => {
   ])('refuses %s', (_what, d, message) => {
     expect(() => validateTrainingData(d)).toThrow(message);
     expect(() => new TreeBuilder(d)).toThrow(ForestParamError);
+  });
+
+  it('accepts NaN (a missing value), even a column entirely missing', () => {
+    expect(() => validateTrainingData(data([[1, Number.NaN]], [0, 1]))).not.toThrow();
+    expect(() =>
+      validateTrainingData(
+        data(
+          [
+            [Number.NaN, Number.NaN],
+            [1, 2],
+          ],
+          [0, 1],
+        ),
+      ),
+    ).not.toThrow();
   });
 });

@@ -1,0 +1,461 @@
+/**
+ * Exact path-dependent TreeSHAP for the forest (Lundberg, Erion and Lee 2018, "Consistent
+ * individualized feature attribution for tree ensembles", Algorithm 2), per class.
+ *
+ * What is computed: for a row x and a tree, the Shapley values of the path-dependent value function
+ * v(S) = the tree's output when the features in S are known: walking from the root, a split on a
+ * feature in S follows x (a NaN follows `missingLeft`, as prediction does); a split on a feature not
+ * in S takes both children, each weighted by its cover (training weight = sum of its `value` row)
+ * divided by the parent's cover. A leaf outputs its class fractions value / sum(value). The forest's
+ * values are the mean over trees. By Shapley efficiency, for every row and class
+ * Σ_f values[f] + expected = v(all features) = the forest's probability, where expected = v(∅), the
+ * mean prediction over the training samples through the node weights (per tree
+ * Σ_leaf w_leaf / w_root × fraction_leaf, then the mean over trees).
+ *
+ * Guards:
+ * - zero training weight: a leaf of weight 0 outputs 0 (no NaN); a split at a node of weight 0 gives
+ *   both children the cover ratio 0; a child reached with zero fraction both with and without its
+ *   feature contributes nothing to any v(S) and is skipped (which also avoids the 0/0 of unwinding it);
+ * - a feature split on twice along a path: its earlier path entry is unwound and merged (the product
+ *   of the cover ratios, the product of the indicators), as in Algorithm 2;
+ * - deep trees: no recursion. An explicit stack of at most depth + 2 frames, and the paths of all open
+ *   levels in one scratch buffer of (depth + 2) × (min(depth, features) + 2) entries (a path holds
+ *   each distinct feature once, plus the root's dummy entry). All scratch is allocated once per
+ *   explainer and reused for every row: explaining allocates nothing per row.
+ *
+ * Cost per row: O(nodes × U²) per tree, where U ≤ min(depth, features) + 1 is the path length.
+ */
+import type { Tree } from './types.js';
+
+/** The fields of a tree that TreeSHAP reads (a `Tree` has them). */
+export type ShapTree = Pick<Tree, 'feature' | 'threshold' | 'left' | 'right' | 'missingLeft' | 'value'>;
+
+/** Exact SHAP values of n rows and the expected value the contributions are measured from. */
+export interface ShapResult {
+  /** Row-major n × nClasses × nFeatures: values[(i · K + k) · F + f]. */
+  values: Float64Array;
+  /** Per class: the forest's mean prediction over the training samples through node weights. */
+  expected: Float64Array;
+}
+
+/**
+ * Throws an Error naming the tree and node unless `tree` is a well-formed pre-order tree: arrays of
+ * equal length (value nNodes × nClasses), children after their parent, features in range, values
+ * finite and >= 0. Zero-weight nodes are allowed.
+ */
+function checkTree(tree: ShapTree, nClasses: number, nFeatures: number, label: string): void {
+  const { feature, threshold, left, right, missingLeft, value } = tree;
+  const bad = (what: string): never => {
+    throw new Error(`treeshap: ${label}: ${what}`);
+  };
+  if (
+    !(feature instanceof Int32Array) ||
+    !(threshold instanceof Float64Array) ||
+    !(left instanceof Int32Array) ||
+    !(right instanceof Int32Array) ||
+    !(missingLeft instanceof Uint8Array) ||
+    !(value instanceof Float64Array)
+  ) {
+    bad('feature, left, right must be Int32Arrays, threshold, value Float64Arrays, missingLeft a Uint8Array');
+  }
+  const nNodes = feature.length;
+  if (nNodes < 1) bad('has no nodes');
+  if (
+    threshold.length !== nNodes ||
+    left.length !== nNodes ||
+    right.length !== nNodes ||
+    missingLeft.length !== nNodes
+  ) {
+    bad(`feature, threshold, left, right and missingLeft must all have ${nNodes} entries`);
+  }
+  if (value.length !== nNodes * nClasses) {
+    bad(`value must have nNodes × nClasses = ${nNodes * nClasses} entries, got ${value.length}`);
+  }
+  for (let v = 0; v < value.length; v++) {
+    const c = value[v]!;
+    if (!(c >= 0 && c < Number.POSITIVE_INFINITY)) {
+      bad(`node ${Math.floor(v / nClasses)}: value ${c} is not a finite number >= 0`);
+    }
+  }
+  for (let i = 0; i < nNodes; i++) {
+    const f = feature[i]!;
+    if (f === -1) continue;
+    if (!(f >= 0 && f < nFeatures)) bad(`node ${i}: feature ${f} is not -1 or in [0, ${nFeatures})`);
+    const l = left[i]!;
+    const r = right[i]!;
+    if (!(l > i && l < nNodes)) bad(`node ${i}: left child ${l} is not in (${i}, ${nNodes})`);
+    if (!(r > i && r < nNodes)) bad(`node ${i}: right child ${r} is not in (${i}, ${nNodes})`);
+  }
+}
+
+/** Node depths of a pre-order tree (children after parents) and the largest. */
+function depthOf(left: Int32Array, right: Int32Array, feature: Int32Array): number {
+  const depth = new Int32Array(feature.length);
+  let max = 0;
+  for (let i = 0; i < feature.length; i++) {
+    const d = depth[i]!;
+    if (d > max) max = d;
+    if (feature[i]! >= 0) {
+      depth[left[i]!] = d + 1;
+      depth[right[i]!] = d + 1;
+    }
+  }
+  return max;
+}
+
+/**
+ * The expected value v(∅) of one tree per class: Σ over leaves of the product of the cover ratios
+ * along its path × its class fractions; for a tree whose children's weights sum to their parent's
+ * (every fitted tree), Σ_leaf w_leaf / w_root × fraction_leaf. Writes into `out` (length nClasses)
+ * when given. The tree must be well formed (pre-order).
+ */
+export function treeExpectedValue(
+  tree: ShapTree,
+  nClasses: number,
+  out: Float64Array = new Float64Array(nClasses),
+): Float64Array {
+  const { feature, left, right, value } = tree;
+  const K = nClasses;
+  const nNodes = feature.length;
+  const reach = new Float64Array(nNodes);
+  reach[0] = 1;
+  out.fill(0, 0, K);
+  for (let i = 0; i < nNodes; i++) {
+    const r = reach[i]!;
+    let w = 0;
+    for (let k = 0; k < K; k++) w += value[i * K + k]!;
+    if (feature[i]! >= 0) {
+      if (w > 0) {
+        const l = left[i]!;
+        const rt = right[i]!;
+        let wl = 0;
+        let wr = 0;
+        for (let k = 0; k < K; k++) {
+          wl += value[l * K + k]!;
+          wr += value[rt * K + k]!;
+        }
+        reach[l] = r * (wl / w);
+        reach[rt] = r * (wr / w);
+      }
+    } else if (w > 0 && r > 0) {
+      for (let k = 0; k < K; k++) out[k]! += (r * value[i * K + k]!) / w;
+    }
+  }
+  return out;
+}
+
+/**
+ * Exact TreeSHAP for one forest: validates and lays out the trees once (absolute child indices,
+ * covers, leaf fractions) and owns the scratch, so `explainInto` allocates nothing. Not reentrant
+ * (explainInto is synchronous, so one explainer can serve every call of a process).
+ */
+export class TreeExplainer {
+  readonly nClasses: number;
+  readonly nFeatures: number;
+  readonly nTrees: number;
+  /** Per class: the mean over trees of treeExpectedValue. */
+  readonly expected: Float64Array;
+  /** Largest tree depth (edges from the root to the deepest leaf). */
+  readonly maxDepth: number;
+
+  private readonly roots: Int32Array;
+  private readonly feature: Int32Array;
+  private readonly threshold: Float64Array;
+  private readonly left: Int32Array;
+  private readonly right: Int32Array;
+  private readonly missingLeft: Uint8Array;
+  private readonly cover: Float64Array;
+  /** Class fractions at leaves (0 where the leaf's weight is 0), nNodes × K. */
+  private readonly fraction: Float64Array;
+
+  /**
+   * Path scratch: the entries of the paths of all open levels (a level's path follows its parent's),
+   * 4 numbers per entry: feature, zero fraction, one fraction, permutation weight.
+   */
+  private readonly path: Float64Array;
+  // Stack frames: node, unique depth, path offset, parent path offset, and the incoming entry.
+  private readonly sNode: Int32Array;
+  private readonly sDepth: Int32Array;
+  private readonly sOffset: Int32Array;
+  private readonly sFrom: Int32Array;
+  private readonly sFeature: Int32Array;
+  private readonly sZero: Float64Array;
+  private readonly sOne: Float64Array;
+
+  constructor(trees: readonly ShapTree[], nClasses: number, nFeatures: number) {
+    if (!Number.isInteger(nClasses) || nClasses < 1) {
+      throw new Error(`treeshap: nClasses must be an integer >= 1, got ${nClasses}`);
+    }
+    if (!Number.isInteger(nFeatures) || nFeatures < 1) {
+      throw new Error(`treeshap: nFeatures must be an integer >= 1, got ${nFeatures}`);
+    }
+    if (!Array.isArray(trees) || trees.length < 1)
+      throw new Error('treeshap: a forest needs at least one tree');
+    const K = nClasses;
+    let total = 0;
+    let maxDepth = 0;
+    trees.forEach((t, j) => {
+      checkTree(t, K, nFeatures, `tree ${j}`);
+      total += t.feature.length;
+      maxDepth = Math.max(maxDepth, depthOf(t.left, t.right, t.feature));
+    });
+    this.nClasses = K;
+    this.nFeatures = nFeatures;
+    this.nTrees = trees.length;
+    this.maxDepth = maxDepth;
+    this.roots = new Int32Array(trees.length);
+    this.feature = new Int32Array(total);
+    this.threshold = new Float64Array(total);
+    this.left = new Int32Array(total);
+    this.right = new Int32Array(total);
+    this.missingLeft = new Uint8Array(total);
+    this.cover = new Float64Array(total);
+    this.fraction = new Float64Array(total * K);
+    this.expected = new Float64Array(K);
+    const perTree = new Float64Array(K);
+    let offset = 0;
+    trees.forEach((t, j) => {
+      this.roots[j] = offset;
+      const nNodes = t.feature.length;
+      for (let i = 0; i < nNodes; i++) {
+        const at = offset + i;
+        const f = t.feature[i]!;
+        this.feature[at] = f;
+        this.threshold[at] = t.threshold[i]!;
+        this.left[at] = f >= 0 ? offset + t.left[i]! : -1;
+        this.right[at] = f >= 0 ? offset + t.right[i]! : -1;
+        this.missingLeft[at] = t.missingLeft[i]! ? 1 : 0;
+        let w = 0;
+        for (let k = 0; k < K; k++) w += t.value[i * K + k]!;
+        this.cover[at] = w;
+        if (f < 0 && w > 0) for (let k = 0; k < K; k++) this.fraction[at * K + k] = t.value[i * K + k]! / w;
+      }
+      treeExpectedValue(t, K, perTree);
+      for (let k = 0; k < K; k++) this.expected[k]! += perTree[k]!;
+      offset += nNodes;
+    });
+    for (let k = 0; k < K; k++) this.expected[k] = this.expected[k]! / trees.length;
+
+    const maxUnique = Math.min(maxDepth, nFeatures) + 1; // path entries beyond the dummy, bound + 1
+    const pathSize = (maxDepth + 2) * (maxUnique + 1);
+    this.path = new Float64Array(4 * pathSize);
+    const stackSize = maxDepth + 2;
+    this.sNode = new Int32Array(stackSize);
+    this.sDepth = new Int32Array(stackSize);
+    this.sOffset = new Int32Array(stackSize);
+    this.sFrom = new Int32Array(stackSize);
+    this.sFeature = new Int32Array(stackSize);
+    this.sZero = new Float64Array(stackSize);
+    this.sOne = new Float64Array(stackSize);
+  }
+
+  /**
+   * SHAP values of `n` encoded rows (`x` row-major n × nFeatures, NaN = missing) into `out`
+   * (row-major n × nClasses × nFeatures, overwritten). For every row and class,
+   * Σ_f out + expected = the forest's probability.
+   */
+  explainInto(x: Float64Array, n: number, out: Float64Array): void {
+    const F = this.nFeatures;
+    const K = this.nClasses;
+    if (!Number.isInteger(n) || n < 0) throw new Error(`treeshap: n must be an integer >= 0, got ${n}`);
+    if (!(x instanceof Float64Array) || x.length < n * F) {
+      throw new Error(`treeshap: x must be a Float64Array of n × nFeatures = ${n * F} values`);
+    }
+    if (!(out instanceof Float64Array) || out.length < n * K * F) {
+      throw new Error(
+        `treeshap: out must be a Float64Array of n × nClasses × nFeatures = ${n * K * F} values`,
+      );
+    }
+    out.fill(0, 0, n * K * F);
+    const scale = 1 / this.nTrees;
+    for (let i = 0; i < n; i++) {
+      const base = i * K * F;
+      for (let t = 0; t < this.nTrees; t++) this.explainTree(this.roots[t]!, x, i * F, out, base);
+      for (let j = base, e = base + K * F; j < e; j++) out[j] = out[j]! * scale;
+    }
+  }
+
+  /** Convenience: a new n × nClasses × nFeatures array of SHAP values and a copy of the expected value. */
+  explain(x: Float64Array, n: number): ShapResult {
+    const values = new Float64Array(n * this.nClasses * this.nFeatures);
+    this.explainInto(x, n, values);
+    return { values, expected: this.expected.slice() };
+  }
+
+  /** Adds one tree's SHAP values for the row at x[row..] to out[base..] (K × F). */
+  private explainTree(root: number, x: Float64Array, row: number, out: Float64Array, base: number): void {
+    const { feature, threshold, left, right, missingLeft, cover, fraction } = this;
+    const path = this.path;
+    const { sNode, sDepth, sOffset, sFrom, sFeature, sZero, sOne } = this;
+    const K = this.nClasses;
+    const F = this.nFeatures;
+    let top = 0;
+    sNode[0] = root;
+    sDepth[0] = 0;
+    sOffset[0] = 0;
+    sFrom[0] = -1;
+    sFeature[0] = -1;
+    sZero[0] = 1;
+    sOne[0] = 1;
+    while (top >= 0) {
+      const node = sNode[top]!;
+      let u = sDepth[top]!;
+      const off = sOffset[top]!;
+      const from = sFrom[top]!;
+      const zeroIn = sZero[top]!;
+      const oneIn = sOne[top]!;
+      const featIn = sFeature[top]!;
+      top--;
+      // This level's path: the parent's entries 0..u-1, then the incoming entry at u.
+      if (from >= 0) path.copyWithin(4 * off, 4 * from, 4 * (from + u));
+      extendPath(path, off, u, zeroIn, oneIn, featIn);
+      const split = feature[node]!;
+      if (split < 0) {
+        const fr = node * K;
+        for (let j = 1; j <= u; j++) {
+          const e = 4 * (off + j);
+          const w = unwoundPathSum(path, off, u, j);
+          const c = w * (path[e + 2]! - path[e + 1]!);
+          const at = base + path[e]!;
+          for (let k = 0; k < K; k++) out[at + k * F]! += c * fraction[fr + k]!;
+        }
+        continue;
+      }
+      const v = x[row + split]!;
+      const th = threshold[node]!;
+      // Left when v <= th, right when v > th, else (NaN) where the node sends missing values.
+      const goLeft = v <= th ? true : v > th ? false : missingLeft[node] === 1;
+      const hot = goLeft ? left[node]! : right[node]!;
+      const cold = goLeft ? right[node]! : left[node]!;
+      const w = cover[node]!;
+      const hotZero = w > 0 ? cover[hot]! / w : 0;
+      const coldZero = w > 0 ? cover[cold]! / w : 0;
+      let zeroPrev = 1;
+      let onePrev = 1;
+      const childOffset = off + u + 1;
+      // The feature already on the path: unwind its entry, and merge it into the children's.
+      for (let j = 1; j <= u; j++) {
+        const e = 4 * (off + j);
+        if (path[e] === split) {
+          zeroPrev = path[e + 1]!;
+          onePrev = path[e + 2]!;
+          unwindPath(path, off, u, j);
+          u--;
+          break;
+        }
+      }
+      const coldZeroIn = coldZero * zeroPrev;
+      if (coldZeroIn !== 0) {
+        top++;
+        sNode[top] = cold;
+        sDepth[top] = u + 1;
+        sOffset[top] = childOffset;
+        sFrom[top] = off;
+        sFeature[top] = split;
+        sZero[top] = coldZeroIn;
+        sOne[top] = 0;
+      }
+      const hotZeroIn = hotZero * zeroPrev;
+      if (hotZeroIn !== 0 || onePrev !== 0) {
+        top++;
+        sNode[top] = hot;
+        sDepth[top] = u + 1;
+        sOffset[top] = childOffset;
+        sFrom[top] = off;
+        sFeature[top] = split;
+        sZero[top] = hotZeroIn;
+        sOne[top] = onePrev;
+      }
+    }
+  }
+}
+
+/** Algorithm 2's EXTEND: appends the entry (feature, zero, one) at index u of the path at `off`. */
+function extendPath(
+  path: Float64Array,
+  off: number,
+  u: number,
+  zero: number,
+  one: number,
+  feat: number,
+): void {
+  const b = 4 * off;
+  const e = b + 4 * u;
+  path[e] = feat;
+  path[e + 1] = zero;
+  path[e + 2] = one;
+  path[e + 3] = u === 0 ? 1 : 0;
+  const d = 1 / (u + 1);
+  for (let i = u - 1; i >= 0; i--) {
+    const at = b + 4 * i + 3;
+    const wi = path[at]!;
+    path[at + 4]! += one * wi * (i + 1) * d;
+    path[at] = zero * wi * (u - i) * d;
+  }
+}
+
+/** Algorithm 2's UNWIND: removes entry j from the path at `off` of length u + 1. */
+function unwindPath(path: Float64Array, off: number, u: number, j: number): void {
+  const b = 4 * off;
+  const one = path[b + 4 * j + 2]!;
+  const zero = path[b + 4 * j + 1]!;
+  let next = path[b + 4 * u + 3]!;
+  if (one !== 0) {
+    for (let i = u - 1; i >= 0; i--) {
+      const at = b + 4 * i + 3;
+      const tmp = path[at]!;
+      const w = (next * (u + 1)) / ((i + 1) * one);
+      path[at] = w;
+      next = tmp - (w * zero * (u - i)) / (u + 1);
+    }
+  } else {
+    for (let i = u - 1; i >= 0; i--) {
+      const at = b + 4 * i + 3;
+      path[at] = (path[at]! * (u + 1)) / (zero * (u - i));
+    }
+  }
+  // Shift the later entries' feature and fractions down by one (the weights are already in place).
+  for (let i = j; i < u; i++) {
+    const at = b + 4 * i;
+    path[at] = path[at + 4]!;
+    path[at + 1] = path[at + 5]!;
+    path[at + 2] = path[at + 6]!;
+  }
+}
+
+/** Algorithm 2's UNWOUND-SUM: the total permutation weight of the path without entry j. */
+function unwoundPathSum(path: Float64Array, off: number, u: number, j: number): number {
+  const b = 4 * off;
+  const one = path[b + 4 * j + 2]!;
+  const zero = path[b + 4 * j + 1]!;
+  let total = 0;
+  if (one !== 0) {
+    let next = path[b + 4 * u + 3]!;
+    const inv = 1 / one;
+    for (let i = u - 1; i >= 0; i--) {
+      const tmp = (next * inv) / (i + 1);
+      total += tmp;
+      next = path[b + 4 * i + 3]! - tmp * zero * (u - i);
+    }
+  } else {
+    const inv = 1 / zero;
+    for (let i = u - 1; i >= 0; i--) total += (path[b + 4 * i + 3]! * inv) / (u - i);
+  }
+  return total * (u + 1);
+}
+
+/**
+ * Exact path-dependent TreeSHAP of a forest (prediction = mean over trees of the leaf's class
+ * fractions) for `n` encoded rows `x` (row-major n × nFeatures, NaN = missing): values n × nClasses ×
+ * nFeatures and the expected value per class, with Σ_f values + expected = the forest's probability
+ * for every row and class. For repeated calls on one forest, build a TreeExplainer once.
+ */
+export function forestShap(
+  trees: readonly ShapTree[],
+  nClasses: number,
+  nFeatures: number,
+  x: Float64Array,
+  n: number,
+): ShapResult {
+  return new TreeExplainer(trees, nClasses, nFeatures).explain(x, n);
+}
