@@ -4,10 +4,12 @@
  * SEGSERVE_DEBUG=1.
  */
 import { Command, CommanderError } from 'commander';
+import { cleanupOnSignals } from '../data/atomic.js';
 import { describeError, SegserveError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { inspectCommand } from './inspect.js';
 import { predictCommand } from './predict.js';
+import { schemaCommand } from './schema.js';
 import { serveCommand } from './serve.js';
 import { simulateCommand } from './simulate.js';
 import { trainCommand } from './train.js';
@@ -22,6 +24,7 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(false);
   program.addCommand(upCommand());
   program.addCommand(simulateCommand());
+  program.addCommand(schemaCommand());
   program.addCommand(trainCommand());
   program.addCommand(predictCommand());
   program.addCommand(inspectCommand());
@@ -32,6 +35,11 @@ export function buildProgram(): Command {
     for (const sub of cmd.commands) configure(sub);
   };
   configure(program);
+  // Commands that write files remove their temporary files when interrupted; `up` manages this
+  // itself (its server drains on signals), `serve` owns its signals.
+  program.hook('preAction', (_program, action) => {
+    if (['simulate', 'train', 'predict'].includes(action.name())) cleanupOnSignals();
+  });
   return program;
 }
 

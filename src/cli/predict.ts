@@ -10,17 +10,24 @@ interface PredictFlags {
   out: string;
   format: BatchFormat;
   skipBad?: boolean;
+  keep?: string[];
 }
 
 export function predictCommand(): Command {
   return new Command('predict')
     .description(
-      'score a CSV offline: the input columns, one probability column per class, the predicted class',
+      'score a CSV offline: the feature columns, kept columns, one probability column per class (p_<label>) and the predicted label',
     )
-    .requiredOption('--data <path>', 'CSV with the model’s input columns (age, income, response, events)')
+    .requiredOption('--data <path>', 'CSV with the model’s feature columns, by name, in any order')
     .option('--model <path>', 'model artifact', DEFAULT_MODEL_PATH)
     .option('--out <path>', 'output file, or - for stdout', '-')
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
+    .option('--keep <a,b>', 'columns to pass through to the output (an id, the true label)', (v: string) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    )
     .option('--skip-bad', 'report bad rows on stderr and skip them instead of failing')
     .action(runPredict);
 }
@@ -28,11 +35,11 @@ export function predictCommand(): Command {
 async function runPredict(flags: PredictFlags): Promise<void> {
   const { loadArtifact } = await import('../pipeline/artifact.js');
   const { scoreCsv } = await import('../pipeline/batch.js');
-  const { model, artifact } = await loadArtifact(flags.model);
+  const { model } = await loadArtifact(flags.model);
   const started = performance.now();
   const opts = {
     format: flags.format,
-    target: artifact.target,
+    keep: flags.keep,
     onBadRow: flags.skipBad
       ? (problem: string) => process.stderr.write(`segserve: skipped ${flags.data}: ${problem}\n`)
       : undefined,

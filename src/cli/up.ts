@@ -3,10 +3,12 @@
  * trains with the default search if the model is missing or older than the data, then serves.
  */
 import { stat } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
 import { Command } from 'commander';
+import { cleanupOnSignals } from '../data/atomic.js';
 import { DEFAULT_DATA_PATH, DEFAULT_MODEL_PATH, DEFAULT_ROWS, DEFAULT_SEED } from '../defaults.js';
+import { SegserveError } from '../errors.js';
 import {
   DEFAULT_BODY_LIMIT,
   DEFAULT_GRACE_SECONDS,
@@ -18,7 +20,7 @@ import {
 import { port, positiveInt, seed } from './options.js';
 import { runServe } from './serve.js';
 import { runSimulate } from './simulate.js';
-import { runTrain } from './train.js';
+import { reportFilePath, runTrain } from './train.js';
 
 interface UpFlags {
   rows: number;
@@ -53,7 +55,40 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
+/**
+ * Binds the serving ports now, so that a port in use fails `up` in a second, not after a
+ * five-minute training run; they are released just before the server takes them.
+ */
+async function reservePorts(host: string, ports: readonly number[]): Promise<() => Promise<void>> {
+  const servers: Server[] = [];
+  const release = async () => {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  };
+  for (const p of ports) {
+    if (p === 0) continue;
+    const server = createServer();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host, port: p, exclusive: true }, resolve);
+      });
+    } catch (err) {
+      await release();
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new SegserveError(
+        `cannot listen on ${host}:${p}: ${code === 'EADDRINUSE' ? 'the port is in use (choose another with --port / --metrics-port)' : (code ?? String(err))}`,
+        'failure',
+      );
+    }
+    servers.push(server);
+  }
+  return release;
+}
+
 async function runUp(flags: UpFlags): Promise<void> {
+  const releasePorts = await reservePorts(flags.host, [flags.port, flags.metricsPort]);
+  // Interrupted while simulating or training: temporary files go, previous outputs stay.
+  const stopCleanup = cleanupOnSignals();
   const dataTime = await mtime(DEFAULT_DATA_PATH);
   if (flags.fresh || dataTime === undefined) {
     say(`== simulate: ${flags.rows} rows into ${DEFAULT_DATA_PATH}`);
@@ -73,6 +108,7 @@ async function runUp(flags: UpFlags): Promise<void> {
       cv: 3,
       scoring: 'accuracy',
       testSize: 0.4,
+      classWeight: 'none',
       workers: availableParallelism(),
       report: true,
       search: true,
@@ -81,10 +117,12 @@ async function runUp(flags: UpFlags): Promise<void> {
     say(`== train: reusing ${DEFAULT_MODEL_PATH}, newer than the data (--fresh to train again)`);
   }
 
+  stopCleanup();
+  await releasePorts();
   const shown = flags.host === '0.0.0.0' || flags.host === '::' ? 'localhost' : flags.host;
   const url = `http://${shown}:${flags.port}`;
   say(`== serve: ${url} (Seldon Core v1 and Open Inference v2), metrics on :${flags.metricsPort}/metrics`);
-  say(`   report: ${join(dirname(DEFAULT_MODEL_PATH), 'report.html')}`);
+  say(`   report: ${reportFilePath(DEFAULT_MODEL_PATH)}`);
   say("   try the post's request:");
   say(`   curl -s -X POST ${url}/api/v1.0/predictions -H 'Content-Type: application/json' \\`);
   say(`     -d '${POST_REQUEST}'`);

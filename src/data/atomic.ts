@@ -1,17 +1,77 @@
 /**
  * Nothing is lost: every file segserve writes goes to a temporary file in the target's own folder
  * and is renamed over the target only once it is complete, so a failed or interrupted run leaves the
- * previous file untouched.
+ * previous file untouched. Temporary files are tracked: on SIGINT or SIGTERM (cleanupOnSignals) they
+ * are removed before the process exits, and files written as a group (a model and its report) are
+ * renamed together with the signal held off, so that they never disagree.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
 import { access, constants, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { SegserveError } from '../errors.js';
 
+/** Temporary files being written, removed on an interrupting signal. */
+const live = new Set<string>();
+/** Renames in progress: a signal waits for them. */
+let committing = 0;
+let heldSignal: NodeJS.Signals | null = null;
+
 function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  live.add(tmp);
+  return tmp;
+}
+
+function removeTemps(): void {
+  for (const tmp of live) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
+  }
+  live.clear();
+}
+
+function exitOnSignal(signal: NodeJS.Signals): void {
+  removeTemps();
+  process.stderr.write(`segserve: interrupted (${signal}); previous outputs left in place\n`);
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (committing > 0) heldSignal = signal;
+  else exitOnSignal(signal);
+}
+
+/**
+ * Until the returned function is called, SIGINT and SIGTERM remove this process's temporary files and
+ * exit (130 or 143), leaving every previous output in place. For commands that write files (simulate,
+ * train, predict); a server installs its own handlers instead.
+ */
+export function cleanupOnSignals(): () => void {
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+/** Runs the renames of a commit with interrupting signals held until they are all done. */
+async function commit(renames: [string, string][]): Promise<void> {
+  committing++;
+  try {
+    for (const [from, to] of renames) {
+      await rename(from, to);
+      live.delete(from);
+    }
+  } finally {
+    committing--;
+    if (committing === 0 && heldSignal) exitOnSignal(heldSignal);
+  }
 }
 
 /** One line for an fs error: what failed, on which path, and the system's reason. */
@@ -57,7 +117,7 @@ export async function writeFileAtomic(
     await finished(out);
     await handle.sync();
     await handle.close();
-    await rename(tmp, path);
+    await commit([[tmp, path]]);
   } catch (err) {
     // Let an in-flight write settle before the descriptor goes (the stream does not own it).
     if (!out.closed) {
@@ -67,8 +127,45 @@ export async function writeFileAtomic(
     }
     await handle.close().catch(() => {});
     await unlink(tmp).catch(() => {});
+    live.delete(tmp);
     throw err instanceof SegserveError ? err : ioError('write', path, err);
   }
+}
+
+/**
+ * Writes several files so that they never disagree: each goes to a temporary file first; only when all
+ * are complete are they renamed into place, one after the other with interrupting signals held off.
+ * On any failure no target is touched and every temporary file is removed.
+ */
+export async function writeTextsAtomic(files: readonly { path: string; text: string }[]): Promise<void> {
+  const temps: string[] = [];
+  try {
+    for (const f of files) {
+      const tmp = tempPathFor(f.path);
+      temps.push(tmp);
+      let handle: Awaited<ReturnType<typeof open>>;
+      try {
+        handle = await open(tmp, 'wx');
+      } catch (err) {
+        throw ioError('write', f.path, err);
+      }
+      try {
+        await handle.writeFile(f.text);
+        await handle.sync();
+      } catch (err) {
+        throw ioError('write', f.path, err);
+      } finally {
+        await handle.close();
+      }
+    }
+  } catch (err) {
+    for (const tmp of temps) {
+      await unlink(tmp).catch(() => {});
+      live.delete(tmp);
+    }
+    throw err;
+  }
+  await commit(files.map((f, i) => [temps[i] as string, f.path]));
 }
 
 /**

@@ -1,140 +1,154 @@
 /**
- * The versioned JSON model artifact (docs/model-format.md, schema/model.schema.json): build it from a
- * fitted model, save it atomically, and load it back only after checking the schema and the structure
- * of every tree, so a truncated or tampered file never serves.
+ * The versioned JSON model artifact (docs/model-format.md; its type and JSON Schema come from one
+ * TypeBox definition in artifact-schema.ts): build it from a fitted model, save it atomically with a
+ * content digest, and load it back only after checking the file, the digest, the schema and the
+ * structure of every tree, so a truncated, tampered or implausible file never serves. Format version 1
+ * files (written before the schema existed) still load and serve the same probabilities.
  */
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { constants, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { writeTextAtomic } from '../data/atomic.js';
+import type { ModelSchema } from '../data/schema.js';
 import { SegserveError } from '../errors.js';
 import { Forest } from '../forest/forest.js';
-import type { ForestParams, Tree } from '../forest/types.js';
+import type { Tree } from '../forest/types.js';
 import { VERSION } from '../version.js';
-import { OrdinalEncoder } from './encoder.js';
+import {
+  type Artifact,
+  ArtifactT,
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  type TrainingFacts,
+  type TreeJson,
+} from './artifact-schema.js';
 import { ForestModel } from './model.js';
-import { type SkParams, toSkParams } from './params.js';
-import type { FeatureInfo } from './types.js';
+import type { SkParams } from './params.js';
 
-export const FORMAT_NAME = 'segserve-model';
-export const FORMAT_VERSION = 1;
+export type {
+  Artifact,
+  CandidateResult,
+  Evaluation,
+  SearchFacts,
+  TrainingFacts,
+  TreeJson,
+} from './artifact-schema.js';
+export { FORMAT_NAME, FORMAT_VERSION };
 
-export interface CandidateResult {
-  params: SkParams;
-  meanScore: number;
-  sdScore: number;
-  foldScores: number[];
+/** The largest model file segserve reads (a forest of 1,000 deep trees is a few hundred MB). */
+export const MAX_MODEL_BYTES = 1024 ** 3;
+
+/** The artifact without its digest: what the digest covers, serialised by JSON.stringify. */
+type Undigested = Omit<Artifact, 'digest'>;
+
+/** sha256 of the artifact's compact JSON without the digest key, as "sha256:<hex>". */
+export function artifactDigest(a: Undigested): string {
+  const { digest: _ignored, ...rest } = a as Artifact;
+  return `sha256:${createHash('sha256').update(JSON.stringify(rest)).digest('hex')}`;
 }
 
-export interface SearchFacts {
-  nIter: number;
-  cv: number;
-  scoring: string;
-  space: Record<string, unknown[]>;
-  candidates: CandidateResult[];
-  bestIndex: number;
-}
-
-/** Deterministic facts of the training run: the same inputs give the same bytes, whatever the workers. */
-export interface TrainingFacts {
-  seed: number;
-  data: { path: string; sha256: string; rows: number };
-  split: { testSize: number; trainRows: number; testRows: number };
-  search: SearchFacts | null;
-  cvScore: number | null;
-  cvScoreSd: number | null;
-  testAccuracy: number;
-  confusionMatrix: number[][];
-  featureImportances: number[];
-}
-
-export interface TreeJson {
-  feature: number[];
-  threshold: number[];
-  left: number[];
-  right: number[];
-  value: number[];
-}
-
-export interface Artifact {
-  format: { name: typeof FORMAT_NAME; version: typeof FORMAT_VERSION };
-  segserveVersion: string;
-  target: string;
-  features: FeatureInfo[];
-  classes: number[];
-  params: SkParams;
-  forest: { trees: TreeJson[] };
-  training: TrainingFacts;
-}
-
-export function buildArtifact(
-  model: ForestModel,
-  target: string,
-  params: ForestParams,
-  training: TrainingFacts,
-): Artifact {
+/**
+ * The tree arrays of a fitted tree, as JSON arrays. JSON has no Infinity: the threshold of a split of
+ * missing against present values (+Infinity) is written as the largest finite double, which every
+ * finite value is <= as well, so the tree routes every row the same way.
+ */
+function treeJson(t: Tree): TreeJson {
   return {
-    format: { name: FORMAT_NAME, version: FORMAT_VERSION },
-    segserveVersion: VERSION,
-    target,
-    features: model.features.map((f) => ({ ...f })),
-    classes: [...model.classes],
-    params: toSkParams(params),
-    forest: {
-      trees: model.forest.trees.map((t) => ({
-        feature: Array.from(t.feature),
-        threshold: Array.from(t.threshold),
-        left: Array.from(t.left),
-        right: Array.from(t.right),
-        value: Array.from(t.value),
-      })),
-    },
-    training,
+    feature: Array.from(t.feature),
+    threshold: Array.from(t.threshold, (v) => (v === Number.POSITIVE_INFINITY ? Number.MAX_VALUE : v)),
+    left: Array.from(t.left),
+    right: Array.from(t.right),
+    missingLeft: Array.from(t.missingLeft),
+    value: Array.from(t.value),
   };
 }
 
+export function buildArtifact(model: ForestModel, params: SkParams, training: TrainingFacts): Artifact {
+  const body: Undigested = {
+    format: { name: FORMAT_NAME, version: FORMAT_VERSION },
+    segserveVersion: VERSION,
+    schema: structuredClone(model.schema),
+    params: { ...params },
+    forest: { trees: model.forest.trees.map(treeJson) },
+    training,
+  };
+  return { ...body, digest: artifactDigest(body) };
+}
+
 /** Serialises compactly (no indentation): the file stays smaller than scikit-learn's joblib dump. */
+export function serializeArtifact(artifact: Artifact): string {
+  return `${JSON.stringify(artifact)}\n`;
+}
+
 export async function saveArtifact(path: string, artifact: Artifact): Promise<void> {
-  await writeTextAtomic(path, `${JSON.stringify(artifact)}\n`);
+  await writeTextAtomic(path, serializeArtifact(artifact));
 }
 
 let compiled: ValidateFunction<Artifact> | undefined;
-/** The schema validator, compiled on first use (commands that never load a model never pay for it). */
-function schemaValidator(): ValidateFunction<Artifact> {
-  if (!compiled) {
-    const schema = JSON.parse(
-      readFileSync(new URL('../../schema/model.schema.json', import.meta.url), 'utf8'),
-    );
-    compiled = new Ajv({ allErrors: false, strict: false }).compile<Artifact>(
-      schema as Record<string, unknown>,
-    );
-  }
+let compiledV1: ValidateFunction | undefined;
+/** The schema validators, compiled on first use (commands that never load a model never pay for them). */
+function validator(): ValidateFunction<Artifact> {
+  compiled ??= new Ajv({ allErrors: false, strict: false }).compile<Artifact>(ArtifactT);
   return compiled;
 }
-
-function refuse(source: string, why: string): SegserveError {
-  return new SegserveError(`${source}: ${why}`, 'failure');
+function validatorV1(): ValidateFunction {
+  if (!compiledV1) {
+    const schema = JSON.parse(
+      readFileSync(new URL('../../schema/model-v1.schema.json', import.meta.url), 'utf8'),
+    ) as Record<string, unknown>;
+    compiledV1 = new Ajv({ allErrors: false, strict: false }).compile(schema);
+  }
+  return compiledV1;
 }
 
-/** Checks what a schema cannot: tree structure, indices in range, leaf fractions, categories. */
+/** A refused model file: one line naming the file and the reason. */
+export class ModelFileError extends SegserveError {
+  constructor(
+    readonly source: string,
+    readonly reason: string,
+  ) {
+    super(`${source}: ${reason}`, 'failure');
+    this.name = 'ModelFileError';
+  }
+}
+
+function refuse(source: string, why: string): ModelFileError {
+  return new ModelFileError(source, why);
+}
+
+/** Sorted and distinct, numbers ascending or strings by code unit, all of one type. */
+function sortedDistinct(values: readonly (string | number)[]): boolean {
+  const numbers = values.every((v) => typeof v === 'number');
+  const strings = values.every((v) => typeof v === 'string');
+  if (!numbers && !strings) return false;
+  for (let i = 1; i < values.length; i++) {
+    if (!((values[i] as string | number) > (values[i - 1] as string | number))) return false;
+  }
+  return true;
+}
+
+/** Checks what a schema cannot: tree structure, indices in range, plausible counts, categories. */
 function structuralProblem(a: Artifact): string | undefined {
-  const d = a.features.length;
-  const k = a.classes.length;
-  if (new Set(a.classes).size !== k) return `"classes" has duplicates`;
-  for (const [j, f] of a.features.entries()) {
+  const s = a.schema;
+  const d = s.features.length;
+  const k = s.classes.length;
+  if (!sortedDistinct(s.classes)) return '"schema.classes" must be sorted, distinct and of one type';
+  const names = new Set<string>();
+  for (const [j, f] of s.features.entries()) {
+    if (names.has(f.name)) return `schema.features[${j}]: duplicate feature name "${f.name}"`;
+    names.add(f.name);
     if (f.kind === 'categorical') {
       const c = f.categories;
-      if (!c) return `features[${j}] ("${f.name}") is categorical but has no categories`;
-      for (let i = 1; i < c.length; i++) {
-        if (!((c[i] as number) > (c[i - 1] as number)))
-          return `features[${j}].categories must be sorted and distinct`;
-      }
-    } else if (f.categories) return `features[${j}] ("${f.name}") is numeric but has categories`;
+      if (!c) return `schema.features[${j}] ("${f.name}") is categorical but has no categories`;
+      if (!sortedDistinct(c))
+        return `schema.features[${j}].categories must be sorted, distinct and of one type`;
+    } else if (f.categories) return `schema.features[${j}] ("${f.name}") is numeric but has categories`;
   }
   for (const [t, tree] of a.forest.trees.entries()) {
     const n = tree.feature.length;
     const at = `forest.trees[${t}]`;
-    for (const key of ['threshold', 'left', 'right'] as const) {
+    for (const key of ['threshold', 'left', 'right', 'missingLeft'] as const) {
       if (tree[key].length !== n)
         return `${at}.${key} has ${tree[key].length} entries, expected ${n} (one per node)`;
     }
@@ -146,14 +160,16 @@ function structuralProblem(a: Artifact): string | undefined {
       const f = tree.feature[i] as number;
       const l = tree.left[i] as number;
       const r = tree.right[i] as number;
+      let sum = 0;
+      for (let c = 0; c < k; c++) sum += tree.value[i * k + c] as number;
+      // Sums past 2^53 cannot be sample counts, and past 1e300 their fractions underflow to 0.
+      if (!(sum <= 2 ** 53)) return `${at}: node ${i} has implausible class counts (sum ${sum})`;
       if (f === -1) {
         if (l !== -1 || r !== -1) return `${at}: leaf node ${i} has children`;
-        let sum = 0;
-        for (let c = 0; c < k; c++) sum += tree.value[i * k + c] as number;
         if (!(sum > 0)) return `${at}: leaf node ${i} has no class counts, so its fractions cannot sum to 1`;
       } else {
         if (f >= d) return `${at}: node ${i} tests feature ${f}, but the model has ${d} features`;
-        if (!Number.isFinite(tree.threshold[i])) return `${at}: node ${i} has a non-finite threshold`;
+        if (Number.isNaN(tree.threshold[i])) return `${at}: node ${i} has a NaN threshold`;
         for (const child of [l, r]) {
           if (!(child > i && child < n))
             return `${at}: node ${i} has child index ${child}, expected ${i + 1}..${n - 1}`;
@@ -168,85 +184,243 @@ function structuralProblem(a: Artifact): string | undefined {
   const cm = a.training.confusionMatrix;
   if (cm.length !== k || cm.some((row) => row.length !== k))
     return `training.confusionMatrix must be ${k} × ${k}`;
+  if (a.training.featureImportances.length !== d)
+    return `training.featureImportances must have ${d} entries (one per feature)`;
   return undefined;
 }
 
+function schemaProblem(validate: ValidateFunction, json: unknown): string | undefined {
+  if (validate(json)) return undefined;
+  const e = validate.errors?.[0];
+  const extra =
+    e?.keyword === 'additionalProperties'
+      ? ` ("${(e.params as { additionalProperty: string }).additionalProperty}")`
+      : '';
+  return `invalid model: ${e?.instancePath || '(root)'} ${e?.message ?? 'is invalid'}${extra}`;
+}
+
+/** The v1 layout (docs/model-format.md, "Version 1"). */
+interface ArtifactV1 {
+  target: string;
+  features: { name: string; kind: 'numeric' | 'categorical'; categories?: number[] }[];
+  classes: number[];
+  params: SkParams;
+  forest: { trees: Omit<TreeJson, 'missingLeft'>[] };
+  training: {
+    seed: number;
+    data: { path: string; sha256: string; rows: number };
+    split: { testSize: number; trainRows: number; testRows: number };
+    search: TrainingFacts['search'];
+    cvScore: number | null;
+    cvScoreSd: number | null;
+    testAccuracy: number;
+    confusionMatrix: number[][];
+    featureImportances?: number[];
+  };
+}
+
+/** Artifacts upgraded in memory from a version 1 file. */
+const upgraded = new WeakSet<Artifact>();
+
+/** The format version of the file an artifact was read from (1 for an upgraded file). */
+export function fileFormatVersion(a: Artifact): number {
+  return upgraded.has(a) ? 1 : a.format.version;
+}
+
 /**
- * Validates parsed JSON as an artifact. `source` (the path) starts every message.
- * @throws SegserveError naming what is wrong.
+ * A version 1 artifact as version 2: the same trees (a v1 model never saw a missing value, so missing
+ * values are refused: allowMissing false), evaluation figures from its confusion matrix.
+ */
+function upgradeV1(v1: ArtifactV1): Artifact {
+  const k = v1.classes.length;
+  const cm = v1.training.confusionMatrix;
+  const total = cm.flat().reduce((s, c) => s + c, 0) || 1;
+  const support = cm.map((row) => row.reduce((s, c) => s + c, 0));
+  const perClass = cm.map((row, c) => {
+    const tp = row[c] ?? 0;
+    const predicted = cm.reduce((s, r) => s + (r[c] ?? 0), 0);
+    const precision = predicted ? tp / predicted : 0;
+    const recall = support[c] ? tp / (support[c] as number) : 0;
+    const f1 = precision + recall ? (2 * precision * recall) / (precision + recall) : 0;
+    return { precision, recall, f1, support: support[c] ?? 0 };
+  });
+  const majority = support.indexOf(Math.max(...support));
+  const body: Undigested = {
+    format: { name: FORMAT_NAME, version: FORMAT_VERSION },
+    segserveVersion: VERSION,
+    schema: {
+      target: v1.target,
+      features: v1.features.map((f) => ({ ...f, missing: 0, allowMissing: false })),
+      classes: [...v1.classes],
+      unknownCategory: 'error',
+    },
+    params: v1.params,
+    forest: {
+      trees: v1.forest.trees.map((t) => ({
+        ...t,
+        missingLeft: t.feature.map((f, i) => {
+          if (f < 0) return 0;
+          // A node that saw no missing value sends it to the child with more training samples.
+          const weight = (node: number) => {
+            let w = 0;
+            for (let c = 0; c < k; c++) w += t.value[node * k + c] ?? 0;
+            return w;
+          };
+          return weight(t.left[i] as number) > weight(t.right[i] as number) ? 1 : 0;
+        }),
+      })),
+    },
+    training: {
+      seed: v1.training.seed,
+      data: v1.training.data,
+      split: { ...v1.training.split, stratified: false, testData: null },
+      search: v1.training.search,
+      cvScore: v1.training.cvScore,
+      cvScoreSd: v1.training.cvScoreSd,
+      testAccuracy: v1.training.testAccuracy,
+      evaluation: {
+        accuracy: v1.training.testAccuracy,
+        balancedAccuracy: perClass.reduce((s, p) => s + p.recall, 0) / (k || 1),
+        macroF1: perClass.reduce((s, p) => s + p.f1, 0) / (k || 1),
+        perClass,
+        majorityBaseline: {
+          label: v1.classes[majority] as number,
+          accuracy: (support[majority] ?? 0) / total,
+        },
+      },
+      confusionMatrix: cm,
+      featureImportances: v1.training.featureImportances ?? v1.features.map(() => 0),
+    },
+  };
+  return { ...body, digest: artifactDigest(body) };
+}
+
+/**
+ * Validates parsed JSON as an artifact (version 2, or version 1 upgraded in memory). `source` (the
+ * path) starts every message.
+ * @throws ModelFileError naming what is wrong.
  */
 export function parseArtifact(json: unknown, source: string): Artifact {
   const format = (json as { format?: { name?: unknown; version?: unknown } } | null)?.format;
-  if (typeof json !== 'object' || json === null || format?.name !== FORMAT_NAME) {
+  if (typeof json !== 'object' || json === null || Array.isArray(json) || format?.name !== FORMAT_NAME) {
     throw refuse(source, `not a segserve model (expected "format": {"name": "${FORMAT_NAME}", ...})`);
   }
-  if (format.version !== FORMAT_VERSION) {
+  let artifact: Artifact;
+  if (format.version === 1) {
+    const problem = schemaProblem(validatorV1(), json);
+    if (problem) throw refuse(source, problem);
+    artifact = upgradeV1(json as unknown as ArtifactV1);
+    upgraded.add(artifact);
+  } else if (format.version === FORMAT_VERSION) {
+    const problem = schemaProblem(validator(), json);
+    if (problem) throw refuse(source, problem);
+    artifact = json as Artifact;
+    if (artifactDigest(artifact) !== artifact.digest) {
+      throw refuse(source, 'digest mismatch: the file was changed after training (retrain or restore it)');
+    }
+  } else {
     throw refuse(
       source,
-      `model format version ${JSON.stringify(format.version)} is not supported by segserve ${VERSION} (it reads version ${FORMAT_VERSION})`,
+      `model format version ${JSON.stringify(format.version)} is not supported by segserve ${VERSION} (it reads versions 1 and ${FORMAT_VERSION})`,
     );
   }
-  const validateSchema = schemaValidator();
-  if (!validateSchema(json)) {
-    const e = validateSchema.errors?.[0];
-    const extra =
-      e?.keyword === 'additionalProperties'
-        ? ` ("${(e.params as { additionalProperty: string }).additionalProperty}")`
-        : '';
-    throw refuse(
-      source,
-      `invalid model: ${e?.instancePath || '(root)'} ${e?.message ?? 'is invalid'}${extra}`,
-    );
-  }
-  const problem = structuralProblem(json);
+  const problem = structuralProblem(artifact);
   if (problem) throw refuse(source, `invalid model: ${problem}`);
-  return json;
+  return artifact;
 }
 
-/** Rebuilds the live model from a validated artifact. */
+/** Parses and validates an artifact's text (a file's contents, or bytes handed over by a primary). */
+export function parseArtifactText(text: string, source: string): Artifact {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw refuse(source, `not valid JSON, the file may be truncated (${(err as Error).message})`);
+  }
+  return parseArtifact(json, source);
+}
+
+/** The live model of a validated artifact. */
 export function modelFromArtifact(a: Artifact): ForestModel {
   const trees: Tree[] = a.forest.trees.map((t) => ({
     feature: Int32Array.from(t.feature),
     threshold: Float64Array.from(t.threshold),
     left: Int32Array.from(t.left),
     right: Int32Array.from(t.right),
+    missingLeft: Uint8Array.from(t.missingLeft),
     value: Float64Array.from(t.value),
   }));
-  const forest = Forest.fromTrees(trees, a.classes.length, a.features.length);
-  return new ForestModel(new OrdinalEncoder(a.features), forest, a.classes);
+  const forest = Forest.fromTrees(trees, a.schema.classes.length, a.schema.features.length);
+  return new ForestModel(a.schema as ModelSchema, forest);
 }
 
 export interface LoadedModel {
   model: ForestModel;
   artifact: Artifact;
+  /** The artifact's content digest ("sha256:..."): the model version. */
+  version: string;
+}
+
+const READ_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file (train one with `segserve train`)',
+  EISDIR: 'it is a directory, not a model file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ELOOP: 'too many levels of symbolic links (a symlink loop)',
+  ENOTDIR: 'a part of the path is not a directory',
+  ENAMETOOLONG: 'the path is too long',
+};
+
+/**
+ * Reads a model file's text: a regular file only (a FIFO would block, a device never ends), at most
+ * MAX_MODEL_BYTES. Opened non-blocking so that a FIFO is refused instead of hanging.
+ * @throws ModelFileError naming the path and the reason.
+ */
+export async function readModelFile(path: string): Promise<string> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    throw refuse(`cannot read model ${path}`, READ_ERRORS[code] ?? `${code}`);
+  }
+  try {
+    const info = await handle.stat();
+    if (info.isDirectory()) throw refuse(`cannot read model ${path}`, READ_ERRORS.EISDIR as string);
+    if (!info.isFile()) {
+      const what = info.isFIFO() ? 'a named pipe (FIFO)' : info.isSocket() ? 'a socket' : 'a device';
+      throw refuse(`cannot read model ${path}`, `it is ${what}, not a regular file`);
+    }
+    if (info.size > MAX_MODEL_BYTES) {
+      throw refuse(
+        `cannot read model ${path}`,
+        `${info.size} bytes is over the ${MAX_MODEL_BYTES}-byte limit`,
+      );
+    }
+    if (info.size === 0) throw refuse(path, 'the file is empty');
+    return await handle.readFile('utf8');
+  } catch (err) {
+    if (err instanceof ModelFileError) throw err;
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    throw refuse(`cannot read model ${path}`, READ_ERRORS[code] ?? `${code}`);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Validates an artifact's text and rebuilds its model. */
+export function loadArtifactText(text: string, source: string): LoadedModel {
+  const artifact = parseArtifactText(text, source);
+  return { model: modelFromArtifact(artifact), artifact, version: artifact.digest };
 }
 
 /**
  * Reads, validates and rebuilds a model artifact.
- * @throws SegserveError with a one-line message for a missing, truncated, foreign or tampered file.
+ * @throws ModelFileError with a one-line message for a missing, unreadable, truncated, foreign,
+ * tampered or implausible file.
  */
 export async function loadArtifact(path: string): Promise<LoadedModel> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file (train one with `segserve train`)'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : String(code);
-    throw new SegserveError(`cannot read model ${path}: ${why}`, 'failure');
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw refuse(path, `not valid JSON, the file may be truncated (${(err as Error).message})`);
-  }
-  const artifact = parseArtifact(json, path);
-  return { model: modelFromArtifact(artifact), artifact };
+  return loadArtifactText(await readModelFile(path), path);
 }
 
 /** Loads a model artifact for serving or library use (see loadArtifact). */

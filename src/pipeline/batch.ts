@@ -1,75 +1,103 @@
 /**
- * Offline batch scoring: stream a CSV through the model in fixed-size batches and write the input
- * columns, one probability column per class and the predicted class, as CSV or JSON lines.
+ * Offline batch scoring for any model schema: stream a CSV through the model in fixed-size batches and
+ * write the feature columns, any kept columns (an id), one probability column per class (`p_<label>`)
+ * and the predicted label (`predicted_<target>`), as CSV or JSON lines. Missing cells are predicted
+ * (the forest routes them); a bad cell fails the run naming its line, or with `onBadRow` is reported
+ * and its row skipped.
  */
-import { scanCsv } from '../data/csv.js';
-import { usageError } from '../errors.js';
-import { argmax } from './model.js';
-import { type Model, ModelInputError } from './types.js';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { CsvError, parse } from 'csv-parse';
+import { ioError } from '../data/atomic.js';
+import { DEFAULT_NA_VALUES } from '../data/schema.js';
+import { SegserveError, usageError } from '../errors.js';
+import { argmax, type ForestModel } from './model.js';
+import { ModelInputError } from './types.js';
 
 export type BatchFormat = 'csv' | 'jsonl';
 
 export interface BatchOptions {
   format: BatchFormat;
-  /** Name of the predicted column (the artifact's target, `segment`). */
-  target: string;
+  /** Columns passed through to the output unchanged (an id, the true label). */
+  keep?: readonly string[];
+  /** Cells read as missing (default: the model's, else segserve's defaults). */
+  naValues?: readonly string[];
   /** Report bad rows here and skip them; without it, the first bad row fails the run. */
   onBadRow?: (problem: string) => void;
 }
 
 const BATCH_ROWS = 4096;
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** A CSV cell: quoted when it holds a comma, a quote or a line break. */
+function csvCell(s: string): string {
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/** The output column names: features, kept columns, p_<label> per class, predicted_<target>. */
+export function outputColumns(model: ForestModel, keep: readonly string[]): string[] {
+  const features = model.features.map((f) => f.name);
+  const kept = keep.filter((c) => !features.includes(c));
+  return [...features, ...kept, ...model.classes.map((c) => `p_${c}`), `predicted_${model.schema.target}`];
+}
 
 /**
  * Scores every row of `path` and writes the result to `write` (which may return a promise for
  * backpressure). Resolves to the counts of rows scored and skipped.
+ * @throws SegserveError (usage) naming the file, line and column of the first bad cell.
  */
 export async function scoreCsv(
-  model: Model,
+  model: ForestModel,
   path: string,
   write: (chunk: string) => void | Promise<void>,
   opts: BatchOptions,
 ): Promise<{ scored: number; skipped: number }> {
-  const names = model.features.map((f) => f.name);
-  const d = names.length;
+  try {
+    if ((await stat(path)).isDirectory()) throw usageError(`cannot read ${path}: it is a directory`);
+  } catch (err) {
+    if (err instanceof SegserveError) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw usageError(`cannot read ${path}: no such file`);
+    throw ioError('read', path, err);
+  }
+  const features = model.features.map((f) => f.name);
+  const numeric = model.features.map((f) => f.kind === 'numeric');
+  const kept = (opts.keep ?? []).filter((c) => !features.includes(c));
+  const d = features.length;
   const k = model.classes.length;
-  const probNames = model.classes.map((c) => `p_${opts.target}_${c}`);
+  const na = new Set(opts.naValues ?? model.schema.naValues ?? DEFAULT_NA_VALUES);
+  na.add('');
+  const columns = outputColumns(model, opts.keep ?? []);
   const x = new Float64Array(BATCH_ROWS * d);
   const proba = new Float64Array(BATCH_ROWS * k);
-  const lines = new Int32Array(BATCH_ROWS);
+  const cells: string[][] = [];
+  let index: number[] | undefined; // output column c (features, then kept) is at record position index[c]
   let n = 0;
   let scored = 0;
   let skipped = 0;
-  const bad = (problem: string) => {
-    if (!opts.onBadRow) throw usageError(`${path}: ${problem}`);
-    skipped++;
-    opts.onBadRow(problem);
-  };
 
-  /** Scores the batch; a row the model refuses is reported and removed, and the rest retried. */
   const flush = (): string => {
-    for (;;) {
-      try {
-        model.predictProbaInto(x, n, proba);
-        break;
-      } catch (err) {
-        if (!(err instanceof ModelInputError)) throw err;
-        bad(`line ${lines[err.row]}, column "${err.column}": got ${err.value}, expected ${err.expected}`);
-        x.copyWithin(err.row * d, (err.row + 1) * d, n * d);
-        lines.copyWithin(err.row, err.row + 1, n);
-        n--;
-      }
-    }
+    model.predictEncodedInto(x, n, proba);
     let text = '';
     for (let i = 0; i < n; i++) {
-      const cls = model.classes[argmax(proba, i * k, k)];
+      const row = cells[i] as string[];
+      const label = model.classes[argmax(proba, i * k, k)];
       if (opts.format === 'csv') {
-        text += `${Array.from(x.subarray(i * d, (i + 1) * d)).join(',')},${Array.from(proba.subarray(i * k, (i + 1) * k)).join(',')},${cls}\n`;
+        let line = row.map(csvCell).join(',');
+        for (let c = 0; c < k; c++) line += `,${proba[i * k + c]}`;
+        text += `${line},${csvCell(String(label))}\n`;
       } else {
-        const row: Record<string, number | undefined> = {};
-        for (let j = 0; j < d; j++) row[names[j] as string] = x[i * d + j];
-        for (let c = 0; c < k; c++) row[probNames[c] as string] = proba[i * k + c];
-        row[opts.target] = cls;
-        text += `${JSON.stringify(row)}\n`;
+        const out: Record<string, unknown> = {};
+        row.forEach((cell, c) => {
+          const isFeature = c < d;
+          const missing = na.has(cell);
+          out[columns[c] as string] =
+            isFeature && missing ? null : isFeature && numeric[c] ? Number(cell) : cell;
+        });
+        for (let c = 0; c < k; c++) out[columns[row.length + c] as string] = proba[i * k + c];
+        out[columns[columns.length - 1] as string] = label;
+        text += `${JSON.stringify(out)}\n`;
       }
     }
     scored += n;
@@ -77,23 +105,91 @@ export async function scoreCsv(
     return text;
   };
 
-  if (opts.format === 'csv') await write(`${[...names, ...probNames, opts.target].join(',')}\n`);
+  /** Encodes one record into batch row n, or throws ModelInputError / a message. */
+  const encode = (record: string[], line: number): void => {
+    const at = n * d;
+    for (let j = 0; j < d; j++) {
+      const cell = record[(index as number[])[j] as number] as string;
+      try {
+        let v: unknown = cell;
+        if (na.has(cell)) v = null;
+        else if (numeric[j]) v = NUMBER.test(cell) ? Number(cell) : cell;
+        let code: number;
+        try {
+          code = model.encodeValue(j, v, line);
+        } catch (err) {
+          // A category written as a number in another form ("1.0" for 1).
+          if (!(err instanceof ModelInputError) || numeric[j] || !NUMBER.test(cell)) throw err;
+          code = model.encodeValue(j, Number(cell), line);
+        }
+        x[at + j] = code;
+      } catch (err) {
+        if (!(err instanceof ModelInputError)) throw err;
+        const got = cell === '' ? 'empty cell' : JSON.stringify(cell);
+        throw new BadRow(`line ${line}, column "${features[j]}": ${got}, expected ${err.expected}`);
+      }
+    }
+    cells[n] = (index as number[]).map((p) => record[p] as string);
+    n++;
+  };
+
+  const parser = parse({ bom: true, skip_empty_lines: true, relax_column_count: false });
+  parser.on('data', (record: string[]) => {
+    if (parser.destroyed) return;
+    const line = parser.info.lines;
+    try {
+      if (index === undefined) {
+        const absent = [...features, ...kept].filter((c) => !record.includes(c));
+        if (absent.length > 0) {
+          throw usageError(
+            `${path}: missing column${absent.length > 1 ? 's' : ''} ${absent.map((c) => `"${c}"`).join(', ')} in the header (found: ${record.join(', ')})`,
+          );
+        }
+        index = [...features, ...kept].map((c) => record.indexOf(c));
+        return;
+      }
+      try {
+        encode(record, line);
+      } catch (err) {
+        if (!(err instanceof BadRow)) throw err;
+        if (!opts.onBadRow) throw usageError(`${path}: ${err.message}`);
+        skipped++;
+        opts.onBadRow(err.message);
+        return;
+      }
+      if (n === BATCH_ROWS) {
+        const text = flush();
+        const wait = write(text);
+        if (wait) {
+          parser.pause();
+          wait.then(
+            () => parser.resume(),
+            (e: unknown) => parser.destroy(e as Error),
+          );
+        }
+      }
+    } catch (err) {
+      parser.destroy(err as Error);
+    }
+  });
+
+  if (opts.format === 'csv') await write(`${columns.map(csvCell).join(',')}\n`);
   try {
-    await scanCsv(
-      path,
-      names,
-      (values, line) => {
-        x.set(values, n * d);
-        lines[n++] = line;
-        return n === BATCH_ROWS ? write(flush()) : undefined;
-      },
-      { onBadRow: opts.onBadRow ? bad : undefined },
-    );
+    await pipeline(createReadStream(path), parser);
   } catch (err) {
-    // A bad cell ended the scan; a row before it that the model refuses is the first error.
-    if (n > 0) flush();
-    throw err;
+    const cause = err instanceof SegserveError ? err : (err as { cause?: unknown }).cause;
+    if (cause instanceof SegserveError) throw cause;
+    if (err instanceof CsvError) {
+      const { lines } = err as CsvError & { lines?: number };
+      throw usageError(`${path}: ${lines ? `line ${lines}: ` : ''}${err.message}`);
+    }
+    throw ioError('read', path, err);
   }
+  if (index === undefined)
+    throw usageError(`${path}: the file is empty (expected a header naming ${features.join(', ')})`);
   if (n > 0) await write(flush());
   return { scored, skipped };
 }
+
+/** A row with a cell the model cannot take. */
+class BadRow extends Error {}

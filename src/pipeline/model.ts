@@ -1,23 +1,40 @@
 /**
- * The model: ordinal encoder + forest, with plain-array methods for library users and a typed-array
- * fast path for the server.
+ * The model: schema + ordinal encoder + forest, with plain-array methods for library users and
+ * typed-array fast paths for the server.
  */
+import type { ModelSchema } from '../data/schema.js';
 import type { Forest } from '../forest/forest.js';
-import type { OrdinalEncoder } from './encoder.js';
-import { type FeatureInfo, type Model, ModelInputError } from './types.js';
+import { OrdinalEncoder } from './encoder.js';
+import { type Category, type FeatureInfo, type Model, ModelInputError } from './types.js';
 
 export class ForestModel implements Model {
+  readonly schema: ModelSchema;
   readonly features: readonly FeatureInfo[];
-  readonly classes: readonly number[];
+  readonly classes: readonly Category[];
+  readonly encoder: OrdinalEncoder;
   private scratch = new Float64Array(0);
 
   constructor(
-    readonly encoder: OrdinalEncoder,
+    schema: ModelSchema,
     readonly forest: Forest,
-    classes: readonly number[],
   ) {
-    this.features = encoder.features;
-    this.classes = classes;
+    if (forest.nFeatures !== schema.features.length || forest.nClasses !== schema.classes.length) {
+      throw new Error(
+        `the forest takes ${forest.nFeatures} features and ${forest.nClasses} classes, the schema has ${schema.features.length} and ${schema.classes.length}`,
+      );
+    }
+    this.schema = schema;
+    this.features = schema.features;
+    this.classes = schema.classes;
+    this.encoder = new OrdinalEncoder(schema.features, schema.unknownCategory);
+  }
+
+  encodeValue(j: number, v: unknown, row: number): number {
+    return this.encoder.encodeValue(j, v, row);
+  }
+
+  predictEncodedInto(x: Float64Array, n: number, out: Float64Array): void {
+    this.forest.predictProbaInto(x, n, out);
   }
 
   predictProbaInto(x: Float64Array, n: number, out: Float64Array): void {
@@ -27,9 +44,9 @@ export class ForestModel implements Model {
     this.forest.predictProbaInto(this.scratch, n, out);
   }
 
-  predictProba(rows: readonly (readonly number[])[]): number[][] {
+  /** Encodes rows of raw values (arrays in feature order) row-major. */
+  encodeRows(rows: readonly (readonly unknown[])[]): Float64Array {
     const d = this.features.length;
-    const k = this.classes.length;
     const x = new Float64Array(rows.length * d);
     rows.forEach((row, i) => {
       if (!Array.isArray(row) || row.length !== d) {
@@ -40,20 +57,21 @@ export class ForestModel implements Model {
           row,
         );
       }
-      for (let j = 0; j < d; j++) {
-        const v = row[j];
-        if (typeof v !== 'number')
-          throw new ModelInputError(i, this.features[j]?.name ?? `${j}`, 'a number', v);
-        x[i * d + j] = v;
-      }
+      for (let j = 0; j < d; j++) x[i * d + j] = this.encoder.encodeValue(j, row[j], i);
     });
+    return x;
+  }
+
+  predictProba(rows: readonly (readonly unknown[])[]): number[][] {
+    const k = this.classes.length;
+    const x = this.encodeRows(rows);
     const out = new Float64Array(rows.length * k);
-    this.predictProbaInto(x, rows.length, out);
+    this.forest.predictProbaInto(x, rows.length, out);
     return rows.map((_, i) => Array.from(out.subarray(i * k, (i + 1) * k)));
   }
 
-  predict(rows: readonly (readonly number[])[]): number[] {
-    return this.predictProba(rows).map((p) => this.classes[argmax(p)] as number);
+  predict(rows: readonly (readonly unknown[])[]): Category[] {
+    return this.predictProba(rows).map((p) => this.classes[argmax(p)] as Category);
   }
 }
 

@@ -11,7 +11,11 @@ export interface SkParams {
   min_samples_leaf: number;
   max_features: MaxFeatures;
   bootstrap: boolean;
+  /** null (every row weighs 1), or scikit-learn's "balanced" / "balanced_subsample". */
+  class_weight?: ClassWeight;
 }
+
+export type ClassWeight = null | 'balanced' | 'balanced_subsample';
 
 export function toSkParams(p: ForestParams): SkParams {
   return {
@@ -21,6 +25,7 @@ export function toSkParams(p: ForestParams): SkParams {
     min_samples_leaf: p.minSamplesLeaf,
     max_features: p.maxFeatures,
     bootstrap: p.bootstrap,
+    ...(p.classWeight ? { class_weight: p.classWeight } : {}),
   };
 }
 
@@ -32,5 +37,6 @@ export function fromSkParams(s: SkParams): ForestParams {
     minSamplesLeaf: s.min_samples_leaf,
     maxFeatures: s.max_features,
     bootstrap: s.bootstrap,
+    classWeight: s.class_weight ?? null,
   };
 }

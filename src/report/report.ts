@@ -10,6 +10,8 @@ import type { Artifact } from '../pipeline/artifact.js';
 
 export interface ColumnSummary {
   name: string;
+  kind: 'numeric' | 'categorical';
+  missing: number;
   mean: number;
   sd: number;
   min: number;
@@ -94,7 +96,11 @@ function candidatesChart(a: Artifact): TopLevelSpec | null {
 
 function confusionChart(a: Artifact): TopLevelSpec {
   const values = a.training.confusionMatrix.flatMap((row, i) =>
-    row.map((count, j) => ({ truth: String(a.classes[i]), predicted: String(a.classes[j]), count })),
+    row.map((count, j) => ({
+      truth: String(a.schema.classes[i]),
+      predicted: String(a.schema.classes[j]),
+      count,
+    })),
   );
   return {
     title: 'Confusion matrix on the test split',
@@ -102,8 +108,13 @@ function confusionChart(a: Artifact): TopLevelSpec {
     width: 240,
     height: 240,
     encoding: {
-      x: { field: 'predicted', type: 'ordinal', title: `predicted ${a.target}`, axis: { labelAngle: 0 } },
-      y: { field: 'truth', type: 'ordinal', title: `true ${a.target}` },
+      x: {
+        field: 'predicted',
+        type: 'ordinal',
+        title: `predicted ${a.schema.target}`,
+        axis: { labelAngle: 0 },
+      },
+      y: { field: 'truth', type: 'ordinal', title: `true ${a.schema.target}` },
     },
     layer: [
       {
@@ -138,13 +149,13 @@ function importanceChart(a: Artifact): TopLevelSpec {
   return {
     title: 'Feature importances (mean decrease in Gini)',
     data: {
-      values: a.features.map((f, j) => ({
+      values: a.schema.features.map((f, j) => ({
         feature: f.name,
         importance: a.training.featureImportances[j] ?? 0,
       })),
     },
     width: WIDTH,
-    height: 24 * a.features.length,
+    height: 24 * a.schema.features.length,
     mark: 'bar',
     encoding: {
       y: { field: 'feature', type: 'nominal', sort: '-x', title: null },
@@ -155,16 +166,16 @@ function importanceChart(a: Artifact): TopLevelSpec {
 
 function balanceChart(a: Artifact, counts: ReportInput['classCounts']): TopLevelSpec {
   const values = (['train', 'test'] as const).flatMap((split) =>
-    a.classes.map((c, i) => ({ split, class: String(c), rows: counts[split][i] ?? 0 })),
+    a.schema.classes.map((c, i) => ({ split, class: String(c), rows: counts[split][i] ?? 0 })),
   );
   return {
-    title: `Class balance (${a.target})`,
+    title: `Class balance (${a.schema.target})`,
     data: { values },
     width: WIDTH,
     height: 160,
     mark: 'bar',
     encoding: {
-      x: { field: 'class', type: 'nominal', title: a.target, axis: { labelAngle: 0 } },
+      x: { field: 'class', type: 'nominal', title: a.schema.target, axis: { labelAngle: 0 } },
       xOffset: { field: 'split', type: 'nominal' },
       y: { field: 'rows', type: 'quantitative' },
       color: { field: 'split', type: 'nominal', title: null },
@@ -223,8 +234,9 @@ export async function renderReport(input: ReportInput): Promise<string> {
 <body>
 <h1>segserve training report</h1>
 <dl class="facts">
-  <dt>model</dt><dd>${escapeHtml(a.target)} ~ ${escapeHtml(a.features.map((f) => f.name).join(' + '))}, ${a.forest.trees.length} trees</dd>
-  <dt>test accuracy</dt><dd id="test-accuracy">${(t.testAccuracy * 100).toFixed(2)}% on ${t.split.testRows} rows</dd>
+  <dt>model</dt><dd>${escapeHtml(a.schema.target)} ~ ${escapeHtml(a.schema.features.map((f) => f.name).join(' + '))}, ${a.forest.trees.length} trees</dd>
+  <dt>test accuracy</dt><dd id="test-accuracy">${(t.testAccuracy * 100).toFixed(2)}% on ${t.split.testRows} rows${t.split.testData ? ` of <code>${escapeHtml(t.split.testData.path)}</code>` : ''}</dd>
+  <dt>baseline</dt><dd id="baseline">${(t.evaluation.majorityBaseline.accuracy * 100).toFixed(2)}% by always predicting the majority class ${escapeHtml(JSON.stringify(t.evaluation.majorityBaseline.label))}; balanced accuracy ${(t.evaluation.balancedAccuracy * 100).toFixed(2)}%, macro F1 ${fmt(t.evaluation.macroF1)}</dd>
   <dt>CV score</dt><dd>${t.search ? `${escapeHtml(t.search.scoring)} ${fmt(t.cvScore)} ± ${fmt(t.cvScoreSd)} (${t.search.candidates.length} candidates × ${t.search.cv} folds)` : 'no search'}</dd>
   <dt>data</dt><dd><code>${escapeHtml(t.data.path)}</code>, ${t.data.rows} rows (train ${t.split.trainRows}, test ${t.split.testRows}), sha256 <code>${t.data.sha256.slice(0, 16)}…</code></dd>
   <dt>seed</dt><dd>${t.seed}</dd>
@@ -236,8 +248,31 @@ export async function renderReport(input: ReportInput): Promise<string> {
 </dl>
 <h2>Data</h2>
 ${table(
-  ['column', 'mean', 'sd', 'min', 'max'],
-  columns.map((c) => [c.name, fmt(c.mean, 3), fmt(c.sd, 3), c.min, c.max]),
+  ['column', 'kind', 'missing', 'mean', 'sd', 'min', 'max'],
+  columns.map((c) =>
+    c.kind === 'numeric'
+      ? [c.name, c.kind, c.missing, fmt(c.mean, 3), fmt(c.sd, 3), c.min, c.max]
+      : [
+          c.name,
+          `categorical (${a.schema.features.find((f) => f.name === c.name)?.categories?.length ?? '?'} categories)`,
+          c.missing,
+          '–',
+          '–',
+          '–',
+          '–',
+        ],
+  ),
+)}
+<h2>Per class (test rows)</h2>
+${table(
+  ['class', 'precision', 'recall', 'F1', 'support'],
+  t.evaluation.perClass.map((p, i) => [
+    String(a.schema.classes[i]),
+    fmt(p.precision),
+    fmt(p.recall),
+    fmt(p.f1),
+    p.support,
+  ]),
 )}
 <h2>Chosen parameters</h2>
 ${table(['parameter', 'value'], params)}

@@ -9,7 +9,7 @@ import { Piscina } from 'piscina';
 import { stratifiedFolds } from '../data/split.js';
 import type { TrainingData } from '../forest/types.js';
 import type { CandidateResult } from '../pipeline/artifact.js';
-import { fromSkParams, type SkParams } from '../pipeline/params.js';
+import { type ClassWeight, fromSkParams, type SkParams } from '../pipeline/params.js';
 import { type CvData, type CvTask, evaluateTask } from './cv.js';
 import type { Scoring } from './scoring.js';
 import { type Space, sampleCandidates } from './space.js';
@@ -22,7 +22,9 @@ export interface SearchOptions {
   seed: number;
   /** Worker threads; 1 runs every task in this thread. */
   workers: number;
-  /** Called when a candidate's last fold is scored, with (candidates done, candidates in all). */
+  /** scikit-learn's class_weight, applied to every candidate (null: every row weighs 1). */
+  classWeight?: ClassWeight;
+  /** Called when a fit is scored, with (candidate × fold tasks done, tasks in all). */
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -64,7 +66,8 @@ export async function randomizedSearch(
   data: TrainingData & { classes: number[] },
   opts: SearchOptions,
 ): Promise<SearchResult> {
-  const candidates = sampleCandidates(opts.space, opts.nIter, opts.seed);
+  const weight = opts.classWeight ? { class_weight: opts.classWeight } : {};
+  const candidates = sampleCandidates(opts.space, opts.nIter, opts.seed).map((p) => ({ ...p, ...weight }));
   const cvData: CvData = { ...data, folds: stratifiedFolds(data.y, data.nClasses, opts.cv) };
   const tasks: CvTask[] = candidates.flatMap((p, candidate) =>
     Array.from({ length: opts.cv }, (_, fold) => ({
@@ -76,13 +79,10 @@ export async function randomizedSearch(
     })),
   );
   const scores = new Float64Array(tasks.length);
-  const foldsLeft = new Int32Array(candidates.length).fill(opts.cv);
   let done = 0;
   const finish = (i: number, s: number) => {
     scores[i] = s;
-    const c = (tasks[i] as CvTask).candidate;
-    foldsLeft[c] = (foldsLeft[c] as number) - 1;
-    if (foldsLeft[c] === 0) opts.onProgress?.(++done, candidates.length);
+    opts.onProgress?.(++done, tasks.length);
   };
 
   if (opts.workers <= 1) {

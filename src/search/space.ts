@@ -7,7 +7,9 @@ import { usageError } from '../errors.js';
 import { ForestParamError, validateParams } from '../forest/params.js';
 import { fromSkParams, type SkParams } from '../pipeline/params.js';
 
-export type Space = { [K in keyof SkParams]: SkParams[K][] };
+/** The searched parameters: class_weight is a training option applied to every candidate. */
+type SearchedParams = Omit<SkParams, 'class_weight'>;
+export type Space = { [K in keyof SearchedParams]: SearchedParams[K][] };
 
 export const PARAM_NAMES = [
   'n_estimators',
@@ -102,7 +104,7 @@ export function spaceSize(space: Space): number {
 function combination(space: Space, index: number): SkParams {
   const picks = new Array<number>(PARAM_NAMES.length);
   for (let k = PARAM_NAMES.length - 1; k >= 0; k--) {
-    const n = space[PARAM_NAMES[k] as keyof SkParams].length;
+    const n = space[PARAM_NAMES[k] as keyof Space].length;
     picks[k] = index % n;
     index = Math.floor(index / n);
   }

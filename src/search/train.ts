@@ -1,27 +1,34 @@
 /**
- * The train stop: read the CSV, split 60/40, encode, search (or take fixed params), refit the best on
- * the whole training split, score it on the test split, and build the artifact.
+ * The train stop, for any tabular classification CSV: resolve the schema (flags, schema files,
+ * inference), read the columns in one pass, split stratified (or take a given test file), encode,
+ * search (or take fixed params), refit the best on the whole training split, evaluate it on the test
+ * rows, and build the artifact that carries the model's schema.
  */
-import { readTable } from '../data/csv.js';
-import { trainTestSplit } from '../data/split.js';
-import { CATEGORICAL, FEATURES, TARGET } from '../defaults.js';
+import type { ResolveFlags } from '../data/resolve.js';
+import type { Category, FeatureSchema, ModelSchema } from '../data/schema.js';
+import { stratifiedTrainTestSplit } from '../data/split.js';
+import type { CategoricalColumn, Column } from '../data/table.js';
 import { usageError } from '../errors.js';
 import { fitForest } from '../forest/forest.js';
 import type { TrainingData } from '../forest/types.js';
 import { type Artifact, buildArtifact, type TrainingFacts } from '../pipeline/artifact.js';
-import { OrdinalEncoder } from '../pipeline/encoder.js';
-import { argmax, ForestModel } from '../pipeline/model.js';
-import { fromSkParams, type SkParams } from '../pipeline/params.js';
-import { ModelInputError } from '../pipeline/types.js';
+import { ForestModel } from '../pipeline/model.js';
+import { type ClassWeight, fromSkParams, type SkParams } from '../pipeline/params.js';
 import { REFIT_STREAM, rowMajor, selectRows } from './cv.js';
+import { evaluate } from './evaluate.js';
 import type { Scoring } from './scoring.js';
 import { randomizedSearch } from './search.js';
-import type { Space } from './space.js';
+import { checkParams, parseSpace, type Space } from './space.js';
 
 export interface TrainOptions {
   dataPath: string;
+  /** A holdout file to evaluate on instead of splitting (then testSize is not used). */
+  testDataPath?: string;
+  /** How the schema is resolved: target, features, kinds, NA values, unknown-category policy. */
+  schema: ResolveFlags;
   seed: number;
   testSize: number;
+  classWeight: ClassWeight;
   /** Fixed parameters (no search), or a search. */
   mode:
     | { kind: 'fixed'; params: SkParams }
@@ -30,73 +37,157 @@ export interface TrainOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+export interface ColumnSummary {
+  name: string;
+  kind: 'numeric' | 'categorical';
+  missing: number;
+  mean: number;
+  sd: number;
+  min: number;
+  max: number;
+}
+
 export interface TrainResult {
   artifact: Artifact;
   model: ForestModel;
-  /** Each CSV column over all rows (for the report). */
-  columns: { name: string; mean: number; sd: number; min: number; max: number }[];
-  /** Rows of each class (in `artifact.classes` order) in the train and test splits. */
+  /** Each feature over all training-file rows (for the report); categorical columns as codes. */
+  columns: ColumnSummary[];
+  /** Rows of each class (in `schema.classes` order) in the train and test sets. */
   classCounts: { train: number[]; test: number[] };
   /** Wall-clock seconds per phase (kept out of the artifact, which must be byte-reproducible). */
   timings: { read: number; prepare: number; search: number; refit: number; total: number };
+  /** Where the schema came from (flags, files, inference), for the summary. */
+  schemaSources: string[];
 }
 
-function summarize(name: string, col: Float64Array) {
+/** A column as the forest reads it: numbers, category indices, NaN for missing. */
+function encoded(col: Column): Float64Array {
+  if (col.kind === 'numeric') return col.values;
+  const out = new Float64Array(col.codes.length);
+  for (let i = 0; i < out.length; i++) {
+    const c = col.codes[i] as number;
+    out[i] = c < 0 ? Number.NaN : c;
+  }
+  return out;
+}
+
+function summarize(name: string, col: Float64Array, kind: ColumnSummary['kind']): ColumnSummary {
   let sum = 0;
+  let n = 0;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   for (const v of col) {
+    if (Number.isNaN(v)) continue;
+    n++;
     sum += v;
     if (v < min) min = v;
     if (v > max) max = v;
   }
-  const mean = sum / col.length;
+  const mean = n > 0 ? sum / n : Number.NaN;
   let ss = 0;
-  for (const v of col) ss += (v - mean) ** 2;
-  return { name, mean, sd: col.length > 1 ? Math.sqrt(ss / (col.length - 1)) : 0, min, max };
+  for (const v of col) if (!Number.isNaN(v)) ss += (v - mean) ** 2;
+  return { name, kind, missing: col.length - n, mean, sd: n > 1 ? Math.sqrt(ss / (n - 1)) : 0, min, max };
+}
+
+/** Class indices of the target column; a missing target is refused (the reader names the line). */
+function classIndices(target: CategoricalColumn, path: string): Int32Array {
+  for (let i = 0; i < target.codes.length; i++) {
+    if ((target.codes[i] as number) < 0)
+      throw usageError(`${path}: data row ${i + 1}: the target "${target.name}" is missing`);
+  }
+  return target.codes;
 }
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const t0 = performance.now();
-  const table = await readTable(opts.dataPath, [...FEATURES, TARGET], {
-    integer: ['response', 'events', TARGET],
-  });
+  const { resolveSchema } = await import('../data/resolve.js');
+  const { readColumns } = await import('../data/table.js');
+  // One pass over the file: kinds, statistics, the data checks (classes, constant or empty features,
+  // missing targets) and the typed columns, features in order then the target.
+  const resolved = await resolveSchema(opts.dataPath, opts.schema);
+  const readOpts = { naValues: resolved.naValues, unknownCategory: resolved.unknownCategory };
+  const table = resolved.table;
+  const d = resolved.features.length;
+  // Parameters were checked at parse time; an integer max_features now meets the real feature count.
+  if (opts.mode.kind === 'fixed') checkParams(opts.mode.params, d, 'parameters');
+  else parseSpace(opts.mode.space, d, 'search space');
+  const featureCols = table.columns.slice(0, d);
+  const targetCol = table.columns[d] as CategoricalColumn;
+  const classes: Category[] = targetCol.categories;
+  const k = classes.length;
+  if (
+    opts.mode.kind === 'search' &&
+    opts.mode.scoring === 'neg_mean_absolute_error' &&
+    classes.some((c) => typeof c !== 'number')
+  ) {
+    throw usageError(
+      `--scoring neg_mean_absolute_error reads class labels as numbers, but "${targetCol.name}" has labels such as ${JSON.stringify(classes.find((c) => typeof c !== 'number'))}: use accuracy, balanced_accuracy, f1_macro, roc_auc or neg_log_loss`,
+    );
+  }
+  const yFile = classIndices(targetCol, opts.dataPath);
+  const xFile = featureCols.map(encoded);
+
+  // The test rows: a given holdout file (read with the training file's categories and classes), or
+  // a stratified split of the training file.
+  let testX: Float64Array[];
+  let testY: Int32Array;
+  let trainRows: Int32Array;
+  let testData: TrainingFacts['split']['testData'] = null;
+  if (opts.testDataPath) {
+    const fixed = featureCols.map((c) =>
+      c.kind === 'categorical'
+        ? { name: c.name, kind: c.kind, categories: c.categories }
+        : { name: c.name, kind: c.kind },
+    );
+    const test = await readColumns(
+      opts.testDataPath,
+      [...fixed, { name: targetCol.name, kind: 'categorical', categories: classes, required: true }],
+      { ...readOpts, unknownCategory: readOpts.unknownCategory },
+    );
+    testX = test.columns.slice(0, d).map(encoded);
+    testY = classIndices(test.columns[d] as CategoricalColumn, opts.testDataPath);
+    trainRows = Int32Array.from({ length: table.nRows }, (_, i) => i);
+    testData = { path: opts.testDataPath, sha256: test.sha256, rows: test.nRows };
+  } else {
+    const counts = new Array<number>(k).fill(0);
+    for (const c of yFile) counts[c] = (counts[c] as number) + 1;
+    const rare = counts.findIndex((c) => c < 2);
+    if (rare >= 0) {
+      throw usageError(
+        `${opts.dataPath}: class ${JSON.stringify(classes[rare])} of "${targetCol.name}" has ${counts[rare]} row; every class needs at least 2 to be split into train and test`,
+      );
+    }
+    const split = (() => {
+      try {
+        return stratifiedTrainTestSplit(yFile, k, opts.testSize, opts.seed);
+      } catch (err) {
+        throw usageError(`${opts.dataPath}: ${(err as Error).message}`);
+      }
+    })();
+    trainRows = split.train;
+    testX = xFile.map((col) => Float64Array.from(split.test, (r) => col[r] as number));
+    testY = Int32Array.from(split.test, (r) => yFile[r] as number);
+  }
+  const all: TrainingData = { columns: xFile, y: yFile, nClasses: k };
+  const trainData = selectRows(all, trainRows);
   const tRead = performance.now();
 
-  const { train: trainRows, test: testRows } = (() => {
-    try {
-      return trainTestSplit(table.nRows, opts.testSize, opts.seed);
-    } catch (err) {
-      throw usageError(`${opts.dataPath}: ${(err as Error).message}`);
-    }
-  })();
-  const featureCols = table.columns.slice(0, FEATURES.length);
-  const target = table.columns[FEATURES.length] as Float64Array;
-
-  const trainRaw = featureCols.map((col) => Float64Array.from(trainRows, (r) => col[r] as number));
-  const encoder = OrdinalEncoder.fit(FEATURES, CATEGORICAL, trainRaw);
-  const classes = [...new Set(Array.from(trainRows, (r) => target[r] as number))].sort((a, b) => a - b);
-  const classIndex = new Map(classes.map((c, i) => [c, i]));
-  const encoded = (() => {
-    try {
-      return encoder.encodeColumns(featureCols);
-    } catch (err) {
-      if (!(err instanceof ModelInputError)) throw err;
-      throw usageError(
-        `${opts.dataPath}: data row ${err.row + 1}, column "${err.column}": ${err.value} does not occur in the training split (${err.expected})`,
-      );
-    }
-  })();
-  const y = Int32Array.from(target, (v) => classIndex.get(v) ?? -1);
-  for (const r of testRows) {
-    if ((y[r] as number) < 0) {
-      throw usageError(
-        `${opts.dataPath}: ${TARGET} ${target[r]} occurs only in the test split; the model cannot learn it`,
-      );
-    }
-  }
-  const all: TrainingData = { columns: encoded, y, nClasses: classes.length };
-  const trainData = selectRows(all, trainRows);
+  const features: FeatureSchema[] = featureCols.map((c, j) => {
+    let missing = 0;
+    for (const v of trainData.columns[j] as Float64Array) if (Number.isNaN(v)) missing++;
+    return c.kind === 'categorical'
+      ? { name: c.name, kind: c.kind, categories: c.categories, missing }
+      : { name: c.name, kind: c.kind, missing };
+  });
+  const schema: ModelSchema = {
+    target: targetCol.name,
+    features,
+    classes,
+    unknownCategory: resolved.unknownCategory,
+    naValues: [...resolved.naValues],
+  };
+  // Scorers that read class labels as numbers (the post's MAE) take the index for string labels.
+  const labelValues = classes.map((c, i) => (typeof c === 'number' ? c : i));
   const tPrepare = performance.now();
 
   let params: SkParams;
@@ -104,57 +195,79 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (opts.mode.kind === 'search') {
     const { space, nIter, cv, scoring } = opts.mode;
     const result = await randomizedSearch(
-      { ...trainData, classes },
-      { space, nIter, cv, scoring, seed: opts.seed, workers: opts.workers, onProgress: opts.onProgress },
+      { ...trainData, classes: labelValues },
+      {
+        space,
+        nIter,
+        cv,
+        scoring,
+        seed: opts.seed,
+        workers: opts.workers,
+        classWeight: opts.classWeight,
+        onProgress: opts.onProgress,
+      },
     );
     params = result.best;
     search = { nIter, cv, scoring, space, candidates: result.candidates, bestIndex: result.bestIndex };
   } else {
-    params = opts.mode.params;
+    params = { ...opts.mode.params, ...(opts.classWeight ? { class_weight: opts.classWeight } : {}) };
   }
   const tSearch = performance.now();
 
-  const forestParams = fromSkParams(params);
-  const forest = fitForest(trainData, forestParams, [opts.seed, REFIT_STREAM]);
-  const model = new ForestModel(encoder, forest, classes);
+  const forest = fitForest(trainData, fromSkParams(params), [opts.seed, REFIT_STREAM]);
+  const model = new ForestModel(schema, forest);
   const tRefit = performance.now();
 
-  const k = classes.length;
-  const proba = new Float64Array(testRows.length * k);
-  forest.predictProbaInto(rowMajor(all.columns, testRows), testRows.length, proba);
-  const confusion = classes.map(() => new Array<number>(k).fill(0));
-  let correct = 0;
-  testRows.forEach((r, i) => {
-    const truth = y[r] as number;
-    const pred = argmax(proba, i * k, k);
-    (confusion[truth] as number[])[pred] = ((confusion[truth] as number[])[pred] as number) + 1;
-    if (pred === truth) correct++;
-  });
+  const nTest = testY.length;
+  const proba = new Float64Array(nTest * k);
+  const allTest = Int32Array.from({ length: nTest }, (_, i) => i);
+  forest.predictProbaInto(rowMajor(testX, allTest), nTest, proba);
+  const ev = evaluate(testY, proba, k);
+  const countClasses = (y: Int32Array) => {
+    const counts = new Array<number>(k).fill(0);
+    for (const c of y) counts[c] = (counts[c] as number) + 1;
+    return counts;
+  };
+  const trainCounts = countClasses(trainData.y);
+  const testCounts = countClasses(testY);
+  // The majority-class baseline: always predict the training split's most frequent class.
+  const majority = trainCounts.indexOf(Math.max(...trainCounts));
   const best = search?.candidates[search.bestIndex];
 
   const training: TrainingFacts = {
     seed: opts.seed,
     data: { path: opts.dataPath, sha256: table.sha256, rows: table.nRows },
-    split: { testSize: opts.testSize, trainRows: trainRows.length, testRows: testRows.length },
+    split: {
+      testSize: opts.testDataPath ? null : opts.testSize,
+      stratified: !opts.testDataPath,
+      testData,
+      trainRows: trainRows.length,
+      testRows: nTest,
+    },
     search,
     cvScore: best?.meanScore ?? null,
     cvScoreSd: best?.sdScore ?? null,
-    testAccuracy: correct / testRows.length,
-    confusionMatrix: confusion,
+    testAccuracy: ev.accuracy,
+    evaluation: {
+      accuracy: ev.accuracy,
+      balancedAccuracy: ev.balancedAccuracy,
+      macroF1: ev.macroF1,
+      perClass: ev.perClass,
+      majorityBaseline: {
+        label: classes[majority] as Category,
+        accuracy: nTest > 0 ? (testCounts[majority] as number) / nTest : 0,
+      },
+    },
+    confusionMatrix: ev.confusionMatrix,
     featureImportances: Array.from(forest.featureImportances()),
   };
-  const artifact = buildArtifact(model, TARGET, forestParams, training);
+  const artifact = buildArtifact(model, params, training);
   const s = (a: number, b: number) => Number(((b - a) / 1000).toFixed(3));
-  const countClasses = (rows: Int32Array) => {
-    const counts = new Array<number>(k).fill(0);
-    for (const r of rows) counts[y[r] as number] = (counts[y[r] as number] as number) + 1;
-    return counts;
-  };
   return {
     artifact,
     model,
-    columns: table.names.map((name, j) => summarize(name, table.columns[j] as Float64Array)),
-    classCounts: { train: countClasses(trainRows), test: countClasses(testRows) },
+    columns: featureCols.map((c, j) => summarize(c.name, xFile[j] as Float64Array, c.kind)),
+    classCounts: { train: trainCounts, test: testCounts },
     timings: {
       read: s(t0, tRead),
       prepare: s(tRead, tPrepare),
@@ -162,5 +275,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       refit: s(tSearch, tRefit),
       total: s(t0, performance.now()),
     },
+    schemaSources: resolved.sources,
   };
 }

@@ -11,7 +11,8 @@ describe('segserve inspect', () => {
   it('describes the model for people', async () => {
     const r = await runCli(['inspect', '--model', MODEL]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('format         segserve-model v1, trained by segserve');
+    expect(r.stdout).toContain('format         segserve-model v1 (read as v2), trained by segserve');
+    expect(r.stdout).toMatch(/version {8}sha256:[0-9a-f]{64}/);
     expect(r.stdout).toContain('events (categorical: 0, 1, 2, 3, 4, 5, 6)');
     expect(r.stdout).toMatch(/forest {9}20 trees, \d+ nodes/);
     expect(r.stdout).toContain('params         n_estimators=20 max_depth=8');
@@ -48,7 +49,7 @@ describe('segserve inspect', () => {
     const r = await runCli(['inspect', '--model', path]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
-      `segserve: ${path}: model format version 9 is not supported by segserve ${VERSION} (it reads version 1)\n`,
+      `segserve: ${path}: model format version 9 is not supported by segserve ${VERSION} (it reads versions 1 and 2)\n`,
     );
   });
 });

@@ -21,12 +21,12 @@ writeFileSync(
 );
 
 describe('segserve predict', () => {
-  it('writes the input columns, one probability column per class and the predicted segment', async () => {
+  it('writes the feature columns, one probability column per class and the predicted segment', async () => {
     const r = await runCli(['predict', '--data', input, '--model', MODEL]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^scored 4 rows into stdout in \d+\.\d\d s\n$/);
     const [header, ...lines] = r.stdout.trim().split('\n');
-    expect(header).toBe('age,income,response,events,p_segment_0,p_segment_1,p_segment_2,segment');
+    expect(header).toBe('age,income,response,events,p_0,p_1,p_2,predicted_segment');
     const model = await loadModel(MODEL);
     const proba = model.predictProba(rows);
     lines.forEach((line, i) => {
@@ -44,21 +44,21 @@ describe('segserve predict', () => {
     const r = await runCli(['predict', '--data', input, '--model', MODEL, '--format', 'jsonl', '--out', out]);
     expect(r.code).toBe(0);
     const first = JSON.parse(readFileSync(out, 'utf8').split('\n')[0] ?? '') as {
-      p_segment_0: number;
-      p_segment_1: number;
-      p_segment_2: number;
+      p_0: number;
+      p_1: number;
+      p_2: number;
     };
     expect(Object.keys(first)).toEqual([
       'age',
       'income',
       'response',
       'events',
-      'p_segment_0',
-      'p_segment_1',
-      'p_segment_2',
-      'segment',
+      'p_0',
+      'p_1',
+      'p_2',
+      'predicted_segment',
     ]);
-    expect(first.p_segment_0 + first.p_segment_1 + first.p_segment_2).toBeCloseTo(1, 12);
+    expect(first.p_0 + first.p_1 + first.p_2).toBeCloseTo(1, 12);
   });
 
   const bad = join(dir, 'bad.csv');
@@ -69,7 +69,7 @@ describe('segserve predict', () => {
     const r = await runCli(['predict', '--data', bad, '--model', MODEL, '--out', out]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      `segserve: ${bad}: line 3, column "events": got 9, expected one of the known categories [0, 1, 2, 3, 4, 5, 6]\n`,
+      `segserve: ${bad}: line 3, column "events": "9", expected one of the known categories [0, 1, 2, 3, 4, 5, 6]\n`,
     );
   });
 
@@ -77,7 +77,7 @@ describe('segserve predict', () => {
     const r = await runCli(['predict', '--data', bad, '--model', MODEL, '--skip-bad']);
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n')).toHaveLength(3);
-    expect(r.stderr).toContain(`skipped ${bad}: line 3, column "events": got 9`);
+    expect(r.stderr).toContain(`skipped ${bad}: line 3, column "events": "9"`);
     expect(r.stderr).toContain(`skipped ${bad}: line 4, column "income": "x", expected a finite number`);
     expect(r.stderr).toContain('scored 2 rows, skipped 2 bad rows');
   });

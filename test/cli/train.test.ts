@@ -30,7 +30,22 @@ describe('segserve train', () => {
     expect(model.predict([[34, 100, 1, 2]])).toEqual([1]);
     expect(p?.[1]).toBeGreaterThanOrEqual(0.98);
     expect(artifact.training.search?.candidates).toHaveLength(100);
-    expect(artifact.training.split).toEqual({ testSize: 0.4, trainRows: 3000, testRows: 2000 });
+    expect(artifact.training.split).toEqual({
+      testSize: 0.4,
+      stratified: true,
+      testData: null,
+      trainRows: 3000,
+      testRows: 2000,
+    });
+    // The post's model, stated by the schema file simulate wrote beside the data.
+    expect(artifact.schema.target).toBe('segment');
+    expect(artifact.schema.features.map((f) => [f.name, f.kind])).toEqual([
+      ['age', 'numeric'],
+      ['income', 'numeric'],
+      ['response', 'categorical'],
+      ['events', 'categorical'],
+    ]);
+    expect(summary.schema).toEqual(artifact.schema);
     expect(artifact.training.confusionMatrix.flat().reduce((s, v) => s + v, 0)).toBe(2000);
     // wall-clock facts sit beside the artifact, not in it
     const run = JSON.parse(readFileSync(join(dir, 'post.run.json'), 'utf8')) as {
@@ -95,9 +110,9 @@ describe('segserve train', () => {
     const before = readFileSync(out);
     const bad = join(dir, 'bad.csv');
     writeFileSync(bad, 'age,income,response,events,segment\n30,100,1,2,1\n31,x,0,2,0\n');
-    const r = await runCli(['train', '--data', bad, '--out', out]);
+    const r = await runCli(['train', '--data', bad, '--target', 'segment', '--numeric', 'income', '--out', out]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`segserve: ${bad}: line 3, column "income": "x", expected a finite number\n`);
+    expect(r.stderr).toBe(`segserve: ${bad}: line 3, column "income": "x" is not a number (numeric by --numeric)\n`);
     expect(readFileSync(out).equals(before)).toBe(true);
   });
 
@@ -120,11 +135,11 @@ describe('segserve train', () => {
     [['--seed', '-3'], 2, /option '--seed <s>' argument '-3' is invalid/],
     [['--max-depth', '4'], 2, /--max-depth only apply with --no-search/],
     [['--no-search', '--max-depth', '0'], 2, /argument '0' is invalid\. expected an integer >= 1 or "none"/],
-    [
-      ['--no-search', '--max-features', '9'],
-      2,
-      /expected sqrt, log2, all, an integer in \[1, 4\] or a fraction in \(0, 1\)/,
-    ],
+    [['--no-search', '--max-features', '9'], 2, /max_features.*9/],
+    [['--no-search', '--max-features', 'x'], 2, /expected sqrt, log2, all, an integer >= 1 or a fraction/],
+    [['--target', 'nope'], 2, /"nope".*age, income, class, response, segment, events/],
+    [['--class-weight', 'heavy'], 2, /Allowed choices are none, balanced, balanced_subsample/],
+    [['--unknown-category', 'drop'], 2, /Allowed choices are error, missing/],
     [
       ['--space', space],
       2,

@@ -72,12 +72,12 @@ describe('segserve up', () => {
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('== simulate: 5000 rows into data/customers.csv');
     expect(first.stdout).toContain("== train: the post's randomized search into artifacts/model.json");
-    expect(first.stdout).toContain('report: artifacts/report.html');
+    expect(first.stdout).toContain('report: artifacts/model.report.html');
     expect(first.stdout).toMatch(/curl -s -X POST http:\/\/127\.0\.0\.1:\d+\/api\/v1\.0\/predictions/);
     const p = first.probabilities;
     expect(p.indexOf(Math.max(...p))).toBe(1);
     expect(p[1]).toBeGreaterThanOrEqual(0.98);
-    statSync(join(dir, 'artifacts', 'report.html'));
+    statSync(join(dir, 'artifacts', 'model.report.html'));
   });
 
   it('a second up reuses the data and the model', async () => {

@@ -1,16 +1,20 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   type Artifact,
+  artifactDigest,
   loadArtifact,
   loadModel,
   parseArtifact,
   saveArtifact,
 } from '../../src/pipeline/artifact.js';
+import { artifactJsonSchema } from '../../src/pipeline/artifact-schema.js';
 import { tinyModel } from './fixture.js';
 
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 const dir = mkdtempSync(join(tmpdir(), 'segserve-artifact-'));
 const { model, artifact } = tinyModel();
 const rows = [
@@ -19,9 +23,11 @@ const rows = [
   [20, 40, 0, 0],
 ];
 
+/** A changed copy whose digest is recomputed, so that the structural checks are what refuses it. */
 function tampered(change: (a: Artifact) => void): Artifact {
   const copy = structuredClone(artifact);
   change(copy);
+  copy.digest = artifactDigest(copy);
   return copy;
 }
 
@@ -50,6 +56,59 @@ describe('model artifact', () => {
     await expect(loadModel(path)).rejects.toThrow(`${path}: not valid JSON, the file may be truncated`);
   });
 
+  it('carries a content digest of everything else, checked on load', async () => {
+    expect(artifact.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const { digest, ...rest } = artifact;
+    expect(artifactDigest(rest)).toBe(digest);
+    expect((await loadArtifact(join(dir, 'model.json'))).version).toBe(digest);
+  });
+
+  it.each<[string, (path: string) => void, string]>([
+    ['a directory', (p) => mkdirSync(p), 'it is a directory'],
+    ['a named pipe', (p) => execFileSync('mkfifo', [p]), 'it is a named pipe (FIFO), not a regular file'],
+    ['an empty file', (p) => writeFileSync(p, ''), 'the file is empty'],
+    ['a symlink loop', (p) => symlinkSync(p, p), 'symlink loop'],
+  ])('refuses %s in one line naming the path', async (_, make, reason) => {
+    const path = join(dir, `odd-${reason.replace(/\W+/g, '-')}`);
+    make(path);
+    const err = await loadModel(path).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toContain(path);
+    expect(err?.message).toContain(reason);
+    expect(err?.message).not.toContain('\n');
+  });
+
+  it.skipIf(process.getuid?.() === 0)('refuses an unreadable file', async () => {
+    const path = join(dir, 'secret.json');
+    writeFileSync(path, '{}');
+    chmodSync(path, 0);
+    await expect(loadModel(path)).rejects.toThrow('permission denied');
+  });
+
+  it('loads a version 1 file of an earlier segserve and serves the same probabilities', async () => {
+    const v1 = await loadArtifact(join(FIXTURES, 'model-v1.json'));
+    expect(v1.artifact.format.version).toBe(2);
+    expect(v1.model.classes).toEqual([0, 1, 2]);
+    // The recorded answers of that model (computed by segserve 0.1.0 when the fixture was written).
+    const expected = JSON.parse(readFileSync(join(FIXTURES, 'model-v1.expected.json'), 'utf8')) as {
+      rows: number[][];
+      proba: number[][];
+    };
+    expect(v1.model.predictProba(expected.rows)).toEqual(expected.proba);
+    // It never saw a missing value: a null is refused, as version 1 did.
+    expect(() => v1.model.predictProba([[34, null, 1, 2]])).toThrow('column "income"');
+  });
+
+  it('the committed schema/model.schema.json is what the source generates', () => {
+    const committed = readFileSync(
+      join(import.meta.dirname, '..', '..', 'schema', 'model.schema.json'),
+      'utf8',
+    );
+    expect(committed).toBe(artifactJsonSchema());
+  });
+
   it('refuses a missing file, naming it', async () => {
     await expect(loadModel(join(dir, 'nope.json'))).rejects.toThrow(
       `cannot read model ${join(dir, 'nope.json')}: no such file`,
@@ -61,13 +120,47 @@ describe('model artifact', () => {
     ['an array', [1, 2], 'not a segserve model'],
     [
       'a newer version',
-      tampered((a) => Object.assign(a.format, { version: 2 })),
-      'model format version 2 is not supported',
+      tampered((a) => Object.assign(a.format, { version: 3 })),
+      'model format version 3 is not supported',
     ],
     [
       'a missing key',
-      tampered((a) => Reflect.deleteProperty(a, 'classes')),
+      tampered((a) => Reflect.deleteProperty(a.schema, 'classes')),
       "must have required property 'classes'",
+    ],
+    [
+      'a changed threshold (digest)',
+      (() => {
+        const copy = structuredClone(artifact);
+        const t = copy.forest.trees[0];
+        if (t) t.threshold[0] = (t.threshold[0] ?? 0) + 1;
+        return copy;
+      })(),
+      'digest mismatch',
+    ],
+    [
+      'implausible leaf counts',
+      tampered((a) => {
+        const t = a.forest.trees[0];
+        if (!t) return;
+        const leaf = t.feature.indexOf(-1);
+        t.value.fill(1e308, leaf * 3, leaf * 3 + 3);
+      }),
+      'implausible class counts',
+    ],
+    [
+      'unsorted classes',
+      tampered((a) => {
+        a.schema.classes = [0, 2, 1];
+      }),
+      'must be sorted, distinct and of one type',
+    ],
+    [
+      'a missing-direction array of another length',
+      tampered((a) => {
+        a.forest.trees[0]?.missingLeft.pop();
+      }),
+      'forest.trees[0].missingLeft has',
     ],
     ['an unknown key', tampered((a) => Object.assign(a, { extra: 1 })), '("extra")'],
     [
@@ -127,10 +220,10 @@ describe('model artifact', () => {
     [
       'unsorted categories',
       tampered((a) => {
-        const f = a.features[3];
+        const f = a.schema.features[3];
         if (f) f.categories = [0, 2, 1, 3, 4, 5, 6];
       }),
-      'features[3].categories must be sorted and distinct',
+      'features[3].categories must be sorted, distinct and of one type',
     ],
   ])('refuses %s', (_, json, message) => {
     expect(() => parseArtifact(json, 'm.json')).toThrow(message);
