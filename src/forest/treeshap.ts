@@ -168,11 +168,11 @@ export class TreeExplainer {
   /** Class fractions at leaves (0 where the leaf's weight is 0), nNodes × K. */
   private readonly fraction: Float64Array;
 
-  /**
-   * Path scratch: the entries of the paths of all open levels (a level's path follows its parent's),
-   * 4 numbers per entry: feature, zero fraction, one fraction, permutation weight.
-   */
-  private readonly path: Float64Array;
+  // Path scratch: entries of the paths of all open levels (one level's path follows its parent's).
+  private readonly pFeature: Int32Array;
+  private readonly pZero: Float64Array;
+  private readonly pOne: Float64Array;
+  private readonly pWeight: Float64Array;
   // Stack frames: node, unique depth, path offset, parent path offset, and the incoming entry.
   private readonly sNode: Int32Array;
   private readonly sDepth: Int32Array;
@@ -238,7 +238,10 @@ export class TreeExplainer {
 
     const maxUnique = Math.min(maxDepth, nFeatures) + 1; // path entries beyond the dummy, bound + 1
     const pathSize = (maxDepth + 2) * (maxUnique + 1);
-    this.path = new Float64Array(4 * pathSize);
+    this.pFeature = new Int32Array(pathSize);
+    this.pZero = new Float64Array(pathSize);
+    this.pOne = new Float64Array(pathSize);
+    this.pWeight = new Float64Array(pathSize);
     const stackSize = maxDepth + 2;
     this.sNode = new Int32Array(stackSize);
     this.sDepth = new Int32Array(stackSize);
@@ -285,7 +288,7 @@ export class TreeExplainer {
   /** Adds one tree's SHAP values for the row at x[row..] to out[base..] (K × F). */
   private explainTree(root: number, x: Float64Array, row: number, out: Float64Array, base: number): void {
     const { feature, threshold, left, right, missingLeft, cover, fraction } = this;
-    const path = this.path;
+    const { pFeature, pZero, pOne, pWeight } = this;
     const { sNode, sDepth, sOffset, sFrom, sFeature, sZero, sOne } = this;
     const K = this.nClasses;
     const F = this.nFeatures;
@@ -307,16 +310,22 @@ export class TreeExplainer {
       const featIn = sFeature[top]!;
       top--;
       // This level's path: the parent's entries 0..u-1, then the incoming entry at u.
-      if (from >= 0) path.copyWithin(4 * off, 4 * from, 4 * (from + u));
-      extendPath(path, off, u, zeroIn, oneIn, featIn);
+      if (from >= 0) {
+        for (let j = 0; j < u; j++) {
+          pFeature[off + j] = pFeature[from + j]!;
+          pZero[off + j] = pZero[from + j]!;
+          pOne[off + j] = pOne[from + j]!;
+          pWeight[off + j] = pWeight[from + j]!;
+        }
+      }
+      extendPath(pFeature, pZero, pOne, pWeight, off, u, zeroIn, oneIn, featIn);
       const split = feature[node]!;
       if (split < 0) {
         const fr = node * K;
         for (let j = 1; j <= u; j++) {
-          const e = 4 * (off + j);
-          const w = unwoundPathSum(path, off, u, j);
-          const c = w * (path[e + 2]! - path[e + 1]!);
-          const at = base + path[e]!;
+          const w = unwoundPathSum(pZero, pOne, pWeight, off, u, j);
+          const c = w * (pOne[off + j]! - pZero[off + j]!);
+          const at = base + pFeature[off + j]!;
           for (let k = 0; k < K; k++) out[at + k * F]! += c * fraction[fr + k]!;
         }
         continue;
@@ -335,11 +344,10 @@ export class TreeExplainer {
       const childOffset = off + u + 1;
       // The feature already on the path: unwind its entry, and merge it into the children's.
       for (let j = 1; j <= u; j++) {
-        const e = 4 * (off + j);
-        if (path[e] === split) {
-          zeroPrev = path[e + 1]!;
-          onePrev = path[e + 2]!;
-          unwindPath(path, off, u, j);
+        if (pFeature[off + j] === split) {
+          zeroPrev = pZero[off + j]!;
+          onePrev = pOne[off + j]!;
+          unwindPath(pFeature, pZero, pOne, pWeight, off, u, j);
           u--;
           break;
         }
@@ -372,74 +380,78 @@ export class TreeExplainer {
 
 /** Algorithm 2's EXTEND: appends the entry (feature, zero, one) at index u of the path at `off`. */
 function extendPath(
-  path: Float64Array,
+  pFeature: Int32Array,
+  pZero: Float64Array,
+  pOne: Float64Array,
+  pWeight: Float64Array,
   off: number,
   u: number,
   zero: number,
   one: number,
   feat: number,
 ): void {
-  const b = 4 * off;
-  const e = b + 4 * u;
-  path[e] = feat;
-  path[e + 1] = zero;
-  path[e + 2] = one;
-  path[e + 3] = u === 0 ? 1 : 0;
+  pFeature[off + u] = feat;
+  pZero[off + u] = zero;
+  pOne[off + u] = one;
+  pWeight[off + u] = u === 0 ? 1 : 0;
   const d = 1 / (u + 1);
   for (let i = u - 1; i >= 0; i--) {
-    const at = b + 4 * i + 3;
-    const wi = path[at]!;
-    path[at + 4]! += one * wi * (i + 1) * d;
-    path[at] = zero * wi * (u - i) * d;
+    const wi = pWeight[off + i]!;
+    pWeight[off + i + 1]! += one * wi * (i + 1) * d;
+    pWeight[off + i] = zero * wi * (u - i) * d;
   }
 }
 
 /** Algorithm 2's UNWIND: removes entry j from the path at `off` of length u + 1. */
-function unwindPath(path: Float64Array, off: number, u: number, j: number): void {
-  const b = 4 * off;
-  const one = path[b + 4 * j + 2]!;
-  const zero = path[b + 4 * j + 1]!;
-  let next = path[b + 4 * u + 3]!;
-  if (one !== 0) {
-    for (let i = u - 1; i >= 0; i--) {
-      const at = b + 4 * i + 3;
-      const tmp = path[at]!;
-      const w = (next * (u + 1)) / ((i + 1) * one);
-      path[at] = w;
-      next = tmp - (w * zero * (u - i)) / (u + 1);
-    }
-  } else {
-    for (let i = u - 1; i >= 0; i--) {
-      const at = b + 4 * i + 3;
-      path[at] = (path[at]! * (u + 1)) / (zero * (u - i));
+function unwindPath(
+  pFeature: Int32Array,
+  pZero: Float64Array,
+  pOne: Float64Array,
+  pWeight: Float64Array,
+  off: number,
+  u: number,
+  j: number,
+): void {
+  const one = pOne[off + j]!;
+  const zero = pZero[off + j]!;
+  let next = pWeight[off + u]!;
+  for (let i = u - 1; i >= 0; i--) {
+    if (one !== 0) {
+      const tmp = pWeight[off + i]!;
+      pWeight[off + i] = (next * (u + 1)) / ((i + 1) * one);
+      next = tmp - (pWeight[off + i]! * zero * (u - i)) / (u + 1);
+    } else {
+      pWeight[off + i] = (pWeight[off + i]! * (u + 1)) / (zero * (u - i));
     }
   }
-  // Shift the later entries' feature and fractions down by one (the weights are already in place).
   for (let i = j; i < u; i++) {
-    const at = b + 4 * i;
-    path[at] = path[at + 4]!;
-    path[at + 1] = path[at + 5]!;
-    path[at + 2] = path[at + 6]!;
+    pFeature[off + i] = pFeature[off + i + 1]!;
+    pZero[off + i] = pZero[off + i + 1]!;
+    pOne[off + i] = pOne[off + i + 1]!;
   }
 }
 
 /** Algorithm 2's UNWOUND-SUM: the total permutation weight of the path without entry j. */
-function unwoundPathSum(path: Float64Array, off: number, u: number, j: number): number {
-  const b = 4 * off;
-  const one = path[b + 4 * j + 2]!;
-  const zero = path[b + 4 * j + 1]!;
+function unwoundPathSum(
+  pZero: Float64Array,
+  pOne: Float64Array,
+  pWeight: Float64Array,
+  off: number,
+  u: number,
+  j: number,
+): number {
+  const one = pOne[off + j]!;
+  const zero = pZero[off + j]!;
   let total = 0;
   if (one !== 0) {
-    let next = path[b + 4 * u + 3]!;
-    const inv = 1 / one;
+    let next = pWeight[off + u]!;
     for (let i = u - 1; i >= 0; i--) {
-      const tmp = (next * inv) / (i + 1);
+      const tmp = next / ((i + 1) * one);
       total += tmp;
-      next = path[b + 4 * i + 3]! - tmp * zero * (u - i);
+      next = pWeight[off + i]! - tmp * zero * (u - i);
     }
   } else {
-    const inv = 1 / zero;
-    for (let i = u - 1; i >= 0; i--) total += (path[b + 4 * i + 3]! * inv) / (u - i);
+    for (let i = u - 1; i >= 0; i--) total += pWeight[off + i]! / (zero * (u - i));
   }
   return total * (u + 1);
 }
