@@ -8,7 +8,7 @@ import { haveChromium, launchChromium } from '../helpers/browser.js';
 import { runCli } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'segserve-report-'));
-const report = join(dir, 'report.html');
+const report = join(dir, 'model.report.html');
 
 beforeAll(async () => {
   const data = join(dir, 'customers.csv');
