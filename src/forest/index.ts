@@ -20,3 +20,5 @@ export {
   validateTree,
 } from './tree.js';
 export type { ClassWeight, ForestParams, MaxFeatures, TrainingData, Tree, TreeParams } from './types.js';
+export type { ShapResult, ShapTree } from './treeshap.js';
+export { forestShap, TreeExplainer, treeExpectedValue } from './treeshap.js';

@@ -4,6 +4,7 @@
  * a test checks the committed file is what this generates). docs/model-format.md explains each field.
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { DriftReferenceT } from './drift.js';
 
 export const FORMAT_NAME = 'segserve-model';
 export const FORMAT_VERSION = 2;
@@ -173,9 +174,18 @@ const TrainingT = Type.Object(
     evaluation: EvaluationT,
     confusionMatrix: Type.Array(Type.Array(Type.Integer({ minimum: 0 }))),
     featureImportances: Type.Array(Type.Number()),
-    drift: Type.Optional(
-      Type.Unknown({ description: 'The drift reference (docs/drift.md), when the model has one.' }),
+    shapImportance: Type.Optional(
+      Type.Object(
+        {
+          rows: Type.Integer({ minimum: 1 }),
+          values: Type.Array(Type.Array(Type.Number({ minimum: 0 })), {
+            description: 'classes × features: mean |SHAP value| over the first `rows` test rows.',
+          }),
+        },
+        strict,
+      ),
     ),
+    drift: Type.Optional(DriftReferenceT),
   },
   strict,
 );

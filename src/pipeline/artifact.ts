@@ -23,6 +23,7 @@ import {
   type TrainingFacts,
   type TreeJson,
 } from './artifact-schema.js';
+import { validateReference } from './drift.js';
 import { ForestModel } from './model.js';
 import type { SkParams } from './params.js';
 
@@ -184,6 +185,16 @@ function structuralProblem(a: Artifact): string | undefined {
   const cm = a.training.confusionMatrix;
   if (cm.length !== k || cm.some((row) => row.length !== k))
     return `training.confusionMatrix must be ${k} × ${k}`;
+  const shap = a.training.shapImportance;
+  if (shap && (shap.values.length !== k || shap.values.some((row) => row.length !== d)))
+    return `training.shapImportance.values must be ${k} × ${d} (classes × features)`;
+  if (a.training.drift) {
+    try {
+      validateReference(a.training.drift, d, k);
+    } catch (err) {
+      return `training.drift: ${(err as Error).message}`;
+    }
+  }
   if (a.training.featureImportances.length !== d)
     return `training.featureImportances must have ${d} entries (one per feature)`;
   return undefined;

@@ -12,6 +12,9 @@ import { usageError } from '../errors.js';
 import { fitForest } from '../forest/forest.js';
 import type { TrainingData } from '../forest/types.js';
 import { type Artifact, buildArtifact, type TrainingFacts } from '../pipeline/artifact.js';
+import { TreeExplainer } from '../forest/treeshap.js';
+import type { Tree } from '../forest/types.js';
+import { buildReference } from '../pipeline/drift.js';
 import { ForestModel } from '../pipeline/model.js';
 import { type ClassWeight, fromSkParams, type SkParams } from '../pipeline/params.js';
 import { REFIT_STREAM, rowMajor, selectRows } from './cv.js';
@@ -96,6 +99,40 @@ function classIndices(target: CategoricalColumn, path: string): Int32Array {
       throw usageError(`${path}: data row ${i + 1}: the target "${target.name}" is missing`);
   }
   return target.codes;
+}
+
+/** Work budget of the global SHAP importances, in tree-node visits (a few seconds at most). */
+const SHAP_BUDGET = 2e8;
+
+/**
+ * Global importance as mean |SHAP value| per class and feature, over the first test rows: as many as
+ * fit the budget (TreeSHAP costs about leaves × depth² per tree and row), at least 20, at most 1000.
+ */
+function globalShap(
+  trees: readonly Tree[],
+  k: number,
+  d: number,
+  testX: readonly Float64Array[],
+  nTest: number,
+): { rows: number; values: number[][] } {
+  const explainer = new TreeExplainer(trees, k, d);
+  let perRow = 0;
+  for (const t of trees) {
+    let leaves = 0;
+    for (const f of t.feature) if (f < 0) leaves++;
+    perRow += leaves * (explainer.maxDepth + 1) ** 2;
+  }
+  const n = Math.min(nTest, 1000, Math.max(20, Math.floor(SHAP_BUDGET / Math.max(1, perRow))));
+  const rows = Int32Array.from({ length: n }, (_, i) => i);
+  const { values } = explainer.explain(rowMajor(testX, rows), n);
+  const mean = Array.from({ length: k }, () => new Array<number>(d).fill(0));
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < k; c++) {
+      const row = mean[c] as number[];
+      for (let f = 0; f < d; f++) row[f] = (row[f] as number) + Math.abs(values[(i * k + c) * d + f] as number) / n;
+    }
+  }
+  return { rows: n, values: mean };
 }
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
@@ -233,6 +270,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   // The majority-class baseline: always predict the training split's most frequent class.
   const majority = trainCounts.indexOf(Math.max(...trainCounts));
   const best = search?.candidates[search.bestIndex];
+  // Drift reference: the training rows' distributions and the classes the model predicts for them.
+  const trainProba = new Float64Array(trainData.y.length * k);
+  const allTrain = Int32Array.from({ length: trainData.y.length }, (_, i) => i);
+  forest.predictProbaInto(rowMajor(trainData.columns, allTrain), allTrain.length, trainProba);
+  const drift = buildReference(trainData.columns, features, trainProba, k);
+  const shapImportance = globalShap(forest.trees, k, d, testX, nTest);
 
   const training: TrainingFacts = {
     seed: opts.seed,
@@ -260,6 +303,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     },
     confusionMatrix: ev.confusionMatrix,
     featureImportances: Array.from(forest.featureImportances()),
+    shapImportance,
+    drift,
   };
   const artifact = buildArtifact(model, params, training);
   const s = (a: number, b: number) => Number(((b - a) / 1000).toFixed(3));
