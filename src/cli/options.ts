@@ -49,3 +49,14 @@ export async function readJsonFile(path: string, what: string): Promise<unknown>
     throw new SegserveError(`${path}: invalid JSON (${(err as Error).message})`, 'usage');
   }
 }
+
+/** A comma-separated list (column names, NA markers), trimmed; an empty item only if allowed ('' is always missing). */
+export function list(what: string, allowEmpty = false) {
+  return (value: string): string[] => {
+    const items = value.split(',').map((s) => s.trim());
+    if (!allowEmpty && (items.length === 0 || items.some((s) => s === ''))) {
+      throw new InvalidArgumentError(`expected a comma-separated list of ${what}, none empty.`);
+    }
+    return items;
+  };
+}

@@ -2,9 +2,10 @@
  * `segserve schema`: infer a CSV's schema (in the spirit of Yggdrasil Decision Forests'
  * `show_dataspec`) and print it as a table, or as JSON that `train --schema` reads back unchanged.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import type { ColumnSchema, DataSchema } from '../data/schema.js';
 import { DEFAULT_DATA_PATH } from '../defaults.js';
+import { list } from './options.js';
 import { fmtInt } from './output.js';
 
 export interface SchemaFlags {
@@ -13,13 +14,6 @@ export interface SchemaFlags {
   naValues?: string[];
   out?: string;
   json?: boolean;
-}
-
-/** `a,b` → ['a', 'b'] (trimmed); an empty item is allowed ('' is always missing anyway). */
-function naList(value: string): string[] {
-  const items = value.split(',').map((s) => s.trim());
-  if (items.length === 0) throw new InvalidArgumentError('expected a comma-separated list of markers.');
-  return items;
 }
 
 export function schemaCommand(): Command {
@@ -32,7 +26,7 @@ export function schemaCommand(): Command {
     .option(
       '--na-values <a,b>',
       'cells read as missing (an empty cell always is; default NA,NaN,null,?)',
-      naList,
+      list('markers', true),
     )
     .option('--out <file>', 'write the schema as JSON (ready to edit, read back by train --schema)')
     .option('--json', 'print the schema as JSON instead of a table')

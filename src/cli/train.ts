@@ -18,7 +18,7 @@ import {
   type Space,
   spaceSize,
 } from '../search/space.js';
-import { positiveInt, readJsonFile, seed } from './options.js';
+import { list, positiveInt, readJsonFile, seed } from './options.js';
 import { fmtSeconds, progressBar } from './output.js';
 
 export interface TrainFlags {
@@ -88,17 +88,6 @@ function maxFeatures(value: string): MaxFeatures {
   return n;
 }
 
-/** A comma-separated list of column names (or NA markers), trimmed, none empty unless allowed. */
-function list(what: string, allowEmpty = false) {
-  return (value: string): string[] => {
-    const items = value.split(',').map((s) => s.trim());
-    if (!allowEmpty && (items.length === 0 || items.some((s) => s === ''))) {
-      throw new InvalidArgumentError(`expected a comma-separated list of ${what}, none empty.`);
-    }
-    return items;
-  };
-}
-
 /** The fixed-forest flags, which only make sense with --no-search. */
 const FIXED_FLAGS = [
   ['nEstimators', '--n-estimators'],
@@ -147,8 +136,7 @@ export function trainCommand(): Command {
       new Option(
         '--unknown-category <policy>',
         'a category unseen in training at prediction: refuse it (default), or read it as missing',
-      )
-        .choices(['error', 'missing']),
+      ).choices(['error', 'missing']),
     )
     .addOption(
       new Option('--class-weight <w>', "scikit-learn's class_weight")

@@ -13,9 +13,10 @@
  */
 import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { Ajv as AjvClass, ErrorObject, ValidateFunction } from 'ajv';
+import type { Ajv as AjvClass, ValidateFunction } from 'ajv';
 import { usageError } from '../errors.js';
 import { columnSchemaOf, listColumns, normalizeNaValues } from './infer.js';
+import { describeSchemaError } from './json-errors.js';
 import {
   type Category,
   type ColumnKind,
@@ -122,33 +123,6 @@ function validator(): ValidateFunction<SchemaFile> {
     );
   }
   return compiled;
-}
-
-/** `/columns/2/kind` → `columns[2].kind`. */
-function keyPath(pointer: string): string {
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((part) => (/^\d+$/.test(part) ? `[${part}]` : `.${part}`))
-    .join('')
-    .replace(/^\./, '');
-}
-
-function describeSchemaError(e: ErrorObject): string {
-  const at = keyPath(e.instancePath);
-  if (e.keyword === 'additionalProperties') {
-    const extra = (e.params as { additionalProperty: string }).additionalProperty;
-    return `unknown key "${at ? `${at}.` : ''}${extra}"`;
-  }
-  if (e.keyword === 'required') {
-    const missing = (e.params as { missingProperty: string }).missingProperty;
-    return `missing key "${at ? `${at}.` : ''}${missing}"`;
-  }
-  if (e.keyword === 'enum') {
-    const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v));
-    return `"${at}" must be one of ${allowed.join(', ')}`;
-  }
-  return `"${at || '(root)'}" ${e.message ?? 'is invalid'}`;
 }
 
 /**

@@ -6,10 +6,10 @@
  * and its row skipped.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { CsvError, parse } from 'csv-parse';
 import { ioError } from '../data/atomic.js';
+import { checkReadable } from '../data/csv.js';
 import { DEFAULT_NA_VALUES } from '../data/schema.js';
 import { SegserveError, usageError } from '../errors.js';
 import { argmax, type ForestModel } from './model.js';
@@ -53,14 +53,7 @@ export async function scoreCsv(
   write: (chunk: string) => void | Promise<void>,
   opts: BatchOptions,
 ): Promise<{ scored: number; skipped: number }> {
-  try {
-    if ((await stat(path)).isDirectory()) throw usageError(`cannot read ${path}: it is a directory`);
-  } catch (err) {
-    if (err instanceof SegserveError) throw err;
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-      throw usageError(`cannot read ${path}: no such file`);
-    throw ioError('read', path, err);
-  }
+  await checkReadable(path);
   const features = model.features.map((f) => f.name);
   const numeric = model.features.map((f) => f.kind === 'numeric');
   const kept = (opts.keep ?? []).filter((c) => !features.includes(c));

@@ -7,16 +7,9 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { Artifact } from '../pipeline/artifact.js';
+import type { ColumnSummary } from '../search/train.js';
 
-export interface ColumnSummary {
-  name: string;
-  kind: 'numeric' | 'categorical';
-  missing: number;
-  mean: number;
-  sd: number;
-  min: number;
-  max: number;
-}
+export type { ColumnSummary } from '../search/train.js';
 
 export interface ReportInput {
   artifact: Artifact;

@@ -4,7 +4,8 @@
  * `parseSpec` validates the result once, at the boundary, so the sampler never re-checks anything.
  */
 import { createRequire } from 'node:module';
-import type { Ajv as AjvClass, ErrorObject, ValidateFunction } from 'ajv';
+import type { Ajv as AjvClass, ValidateFunction } from 'ajv';
+import { describeSchemaError } from '../data/json-errors.js';
 import { usageError } from '../errors.js';
 
 export interface AgeBand {
@@ -151,29 +152,6 @@ function validator(): ValidateFunction<Spec> {
     compiled = new Ajv({ allErrors: false, strict: true }).compile<Spec>(SPEC_SCHEMA);
   }
   return compiled;
-}
-
-/** `/ageBands/1/probability` → `ageBands[1].probability`. */
-function keyPath(pointer: string): string {
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((part) => (/^\d+$/.test(part) ? `[${part}]` : `.${part}`))
-    .join('')
-    .replace(/^\./, '');
-}
-
-function describeSchemaError(e: ErrorObject): string {
-  const at = keyPath(e.instancePath);
-  if (e.keyword === 'additionalProperties') {
-    const extra = (e.params as { additionalProperty: string }).additionalProperty;
-    return `unknown key "${at ? `${at}.` : ''}${extra}"`;
-  }
-  if (e.keyword === 'required') {
-    const missing = (e.params as { missingProperty: string }).missingProperty;
-    return `missing key "${at ? `${at}.` : ''}${missing}"`;
-  }
-  return `"${at || '(root)'}" ${e.message ?? 'is invalid'}`;
 }
 
 const SUM_TOLERANCE = 1e-9;
