@@ -6,7 +6,9 @@ export type ErrorKind =
   /** A bad option, argument or input file content: the user must change the command. Exit 2. */
   | 'usage'
   /** The command was fine but running it failed (I/O, a refused file). Exit 1. */
-  | 'failure';
+  | 'failure'
+  /** The command ran and found what it checks for (drift above --fail-above). Exit 3. */
+  | 'finding';
 
 export class SegserveError extends Error {
   readonly kind: ErrorKind;

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { DEFAULT_MODEL_PATH } from '../defaults.js';
+import type { Artifact } from '../pipeline/artifact.js';
 import { fmtClassScores, fmtMatrix, fmtParams, pct, runFilePath } from './train.js';
 
 interface InspectFlags {
@@ -23,6 +24,32 @@ async function readRunFacts(modelPath: string): Promise<{ trainedAt?: string; ti
   } catch {
     return null;
   }
+}
+
+/**
+ * Global importances as mean |SHAP value| over the test rows training explained: per feature averaged
+ * over classes (largest first), and per class; null for a model trained without them (format v1).
+ */
+export function shapImportance(a: Artifact): {
+  rows: number;
+  mean: Record<string, number>;
+  perClass: Record<string, Record<string, number>>;
+} | null {
+  const shap = a.training.shapImportance;
+  if (!shap) return null;
+  const names = a.schema.features.map((f) => f.name);
+  const mean = names.map((_, j) => shap.values.reduce((s, row) => s + (row[j] ?? 0), 0) / shap.values.length);
+  const order = [...names.keys()].sort((p, q) => (mean[q] as number) - (mean[p] as number) || p - q);
+  return {
+    rows: shap.rows,
+    mean: Object.fromEntries(order.map((j) => [names[j] as string, mean[j] as number])),
+    perClass: Object.fromEntries(
+      shap.values.map((row, c) => [
+        String(a.schema.classes[c]),
+        Object.fromEntries(order.map((j) => [names[j] as string, row[j] ?? 0])),
+      ]),
+    ),
+  };
 }
 
 async function runInspect(flags: InspectFlags): Promise<void> {
@@ -65,6 +92,7 @@ async function runInspect(flags: InspectFlags): Promise<void> {
     featureImportances: Object.fromEntries(
       a.schema.features.map((f, j) => [f.name, t.featureImportances[j] ?? null]),
     ),
+    shapImportance: shapImportance(a),
     data: t.data,
     split: t.split,
     seed: t.seed,
@@ -80,6 +108,7 @@ async function runInspect(flags: InspectFlags): Promise<void> {
   const feature = (f: (typeof s.features)[number]) =>
     `${f.kind === 'categorical' ? `${f.name} (categorical: ${cats(f.categories ?? [])})` : `${f.name} (numeric)`}${f.missing ? `, ${f.missing} missing in training` : ''}`;
   const ev = t.evaluation;
+  const width = Math.max(...s.features.map((f) => f.name.length));
   const lines = [
     `model          ${flags.model}`,
     `format         ${a.format.name} v${fileFormatVersion(a)}${fileFormatVersion(a) === a.format.version ? '' : ` (read as v${a.format.version})`}, trained by segserve ${a.segserveVersion}${run?.trainedAt ? ` on ${run.trainedAt}` : ''}`,
@@ -88,6 +117,14 @@ async function runInspect(flags: InspectFlags): Promise<void> {
     ...s.features.map(
       (f, j) => `                 ${feature(f)}, importance ${(t.featureImportances[j] ?? 0).toFixed(3)}`,
     ),
+    ...(summary.shapImportance
+      ? [
+          `shap           mean |SHAP value| over ${summary.shapImportance.rows} test rows, averaged over classes:`,
+          ...Object.entries(summary.shapImportance.mean).map(
+            ([name, v]) => `                 ${name.padEnd(width)} ${v.toFixed(4)}`,
+          ),
+        ]
+      : ['shap           none recorded (format v1, or trained without them): retrain to record them']),
     `forest         ${summary.forest.trees} trees, ${summary.forest.nodes} nodes (${leaves} leaves, at most ${summary.forest.maxNodes} in a tree)`,
     `params         ${fmtParams(a.params)}`,
     t.search

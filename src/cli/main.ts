@@ -1,12 +1,13 @@
 /**
  * The segserve command line. The only place that sets exit codes: 0 success, 1 a failure while
- * running, 2 a bad option, argument or input. One line per error; a stack trace only with
+ * running, 2 a bad option, argument or input, 3 a finding (drift above --fail-above). One line per error; a stack trace only with
  * SEGSERVE_DEBUG=1.
  */
 import { Command, CommanderError } from 'commander';
 import { cleanupOnSignals } from '../data/atomic.js';
 import { describeError, SegserveError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { driftCommand } from './drift.js';
 import { inspectCommand } from './inspect.js';
 import { predictCommand } from './predict.js';
 import { schemaCommand } from './schema.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   program.addCommand(trainCommand());
   program.addCommand(predictCommand());
   program.addCommand(inspectCommand());
+  program.addCommand(driftCommand());
   program.addCommand(serveCommand());
   // Every (sub)command reports errors through us, as one line, and never exits by itself.
   const configure = (cmd: Command): void => {
@@ -67,7 +69,7 @@ export async function main(argv: string[]): Promise<void> {
       if (err.exitCode === 0) return;
       fail(err.message.replace(/^error: /, '').replace(/\n.*/s, ''), 2);
     } else if (err instanceof SegserveError) {
-      fail(err.message, err.kind === 'usage' ? 2 : 1);
+      fail(err.message, err.kind === 'usage' ? 2 : err.kind === 'finding' ? 3 : 1);
     } else {
       fail(`unexpected error: ${describeError(err)} (set SEGSERVE_DEBUG=1 for details)`, 1);
     }

@@ -11,6 +11,7 @@ interface PredictFlags {
   format: BatchFormat;
   skipBad?: boolean;
   keep?: string[];
+  explain?: boolean;
 }
 
 export function predictCommand(): Command {
@@ -29,6 +30,10 @@ export function predictCommand(): Command {
         .filter((s) => s !== ''),
     )
     .option('--skip-bad', 'report bad rows on stderr and skip them instead of failing')
+    .option(
+      '--explain',
+      'add exact TreeSHAP contributions: shap_<feature> columns for the predicted class and shap_expected (CSV), or shap_values, expected_value, feature_names, class_names (JSON lines)',
+    )
     .action(runPredict);
 }
 
@@ -40,6 +45,7 @@ async function runPredict(flags: PredictFlags): Promise<void> {
   const opts = {
     format: flags.format,
     keep: flags.keep,
+    explain: flags.explain === true,
     onBadRow: flags.skipBad
       ? (problem: string) => process.stderr.write(`segserve: skipped ${flags.data}: ${problem}\n`)
       : undefined,
@@ -56,6 +62,6 @@ async function runPredict(flags: PredictFlags): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   const skipped = counts.skipped > 0 ? `, skipped ${fmtInt(counts.skipped)} bad rows` : '';
   process.stderr.write(
-    `scored ${fmtInt(counts.scored)} rows${skipped} into ${toStdout ? 'stdout' : flags.out} in ${fmtSeconds(seconds)} s\n`,
+    `${flags.explain ? 'scored and explained' : 'scored'} ${fmtInt(counts.scored)} rows${skipped} into ${toStdout ? 'stdout' : flags.out} in ${fmtSeconds(seconds)} s\n`,
   );
 }

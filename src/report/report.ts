@@ -1,12 +1,15 @@
 /**
  * The training report: one self-contained HTML file (no script, no network) with the data summary,
  * the CV score of every candidate against its parameters, the confusion matrix as a heatmap, feature
- * importances and class balance. Charts are Vega-Lite specs rendered to inline SVG at train time,
- * with vega's headless renderer (no browser, no canvas).
+ * importances (Gini, and global SHAP: mean |SHAP value| per feature and class), SHAP dependence of the
+ * two most important features, and class balance. Charts are Vega-Lite specs rendered to inline SVG
+ * at train time, with vega's headless renderer (no browser, no canvas).
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { Artifact } from '../pipeline/artifact.js';
+import { TreeExplainer } from '../forest/treeshap.js';
+import { type Artifact, modelFromArtifact } from '../pipeline/artifact.js';
+import type { ForestModel } from '../pipeline/model.js';
 import type { ColumnSummary } from '../search/train.js';
 
 export type { ColumnSummary } from '../search/train.js';
@@ -19,7 +22,19 @@ export interface ReportInput {
   classCounts: { train: number[]; test: number[] };
   timings: Record<string, number>;
   trainedAt: string;
+  /**
+   * Rows for the SHAP dependence charts (say, the first test rows): encoded, row-major n × features
+   * (NaN = missing), and their SHAP values (n × classes × features) when already computed; without
+   * values the report explains the rows with the model's forest. Without a sample the report has no
+   * dependence charts.
+   */
+  shapSample?: { x: Float64Array; n: number; values?: Float64Array };
+  /** The model (train's result has it); otherwise rebuilt from the artifact when needed. */
+  model?: ForestModel;
 }
+
+/** Rows drawn in a dependence chart (points = rows × classes). */
+export const DEPENDENCE_ROWS = 300;
 
 const WIDTH = 420;
 const FONT = 'system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif';
@@ -157,6 +172,137 @@ function importanceChart(a: Artifact): TopLevelSpec {
   };
 }
 
+/** Per feature: mean |SHAP| averaged over classes (the order of the features by global importance). */
+function meanOverClasses(values: readonly (readonly number[])[], d: number): number[] {
+  const k = values.length;
+  return Array.from({ length: d }, (_, j) => values.reduce((s, row) => s + (row[j] ?? 0), 0) / k);
+}
+
+function shapImportanceChart(a: Artifact): TopLevelSpec | null {
+  const shap = a.training.shapImportance;
+  if (!shap) return null;
+  const order = meanOverClasses(shap.values, a.schema.features.length);
+  const sorted = a.schema.features
+    .map((f, j) => ({ name: f.name, mean: order[j] ?? 0 }))
+    .sort((x, y) => y.mean - x.mean)
+    .map((f) => f.name);
+  const values = shap.values.flatMap((row, c) =>
+    a.schema.features.map((f, j) => ({
+      feature: f.name,
+      class: String(a.schema.classes[c]),
+      importance: row[j] ?? 0,
+    })),
+  );
+  return {
+    title: `Global importance: mean |SHAP value| per class (${shap.rows} test rows)`,
+    data: { values },
+    width: WIDTH,
+    height: 12 * a.schema.features.length * Math.max(2, a.schema.classes.length),
+    mark: 'bar',
+    encoding: {
+      y: { field: 'feature', type: 'nominal', sort: sorted, title: null },
+      yOffset: { field: 'class', type: 'nominal', sort: a.schema.classes.map(String) },
+      x: {
+        field: 'importance',
+        type: 'quantitative',
+        title: 'mean |SHAP value| (change of the class probability)',
+      },
+      color: {
+        field: 'class',
+        type: 'nominal',
+        sort: a.schema.classes.map(String),
+        title: a.schema.target,
+      },
+    },
+  };
+}
+
+/**
+ * SHAP dependence of the two most important features (global SHAP importance, else the sample's):
+ * each row's SHAP value of the feature for every class against the feature's value. Missing values
+ * are left out of a numeric feature's chart and shown as "(missing)" for a categorical one.
+ */
+function dependenceChart(input: ReportInput): TopLevelSpec | null {
+  const sample = input.shapSample;
+  const a = input.artifact;
+  if (!sample || sample.n < 1) return null;
+  const d = a.schema.features.length;
+  const k = a.schema.classes.length;
+  const n = Math.min(sample.n, DEPENDENCE_ROWS);
+  let values = sample.values;
+  if (!values || values.length < n * k * d) {
+    const model = input.model ?? modelFromArtifact(a);
+    values = new TreeExplainer(model.forest.trees, k, d).explain(sample.x.subarray(0, n * d), n).values;
+  }
+  const v = values;
+  const importance =
+    a.training.shapImportance?.values ??
+    Array.from({ length: k }, (_, c) =>
+      Array.from({ length: d }, (_, j) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) s += Math.abs(v[(i * k + c) * d + j] as number);
+        return s / n;
+      }),
+    );
+  const mean = meanOverClasses(importance, d);
+  const top = mean
+    .map((m, j) => ({ m, j }))
+    .sort((x, y) => y.m - x.m || x.j - y.j)
+    .slice(0, 2)
+    .map((t) => t.j);
+  const classes = a.schema.classes.map(String);
+  const panels = top.map((j) => {
+    const f = a.schema.features[j] as Artifact['schema']['features'][number];
+    const numeric = f.kind === 'numeric';
+    const rows: { value: number | string; shap: number; class: string }[] = [];
+    let missing = 0;
+    for (let i = 0; i < n; i++) {
+      const x = sample.x[i * d + j] as number;
+      if (Number.isNaN(x) && numeric) {
+        missing++;
+        continue;
+      }
+      const value = numeric ? x : Number.isNaN(x) ? '(missing)' : String(f.categories?.[x] ?? x);
+      for (let c = 0; c < k; c++) {
+        rows.push({ value, shap: v[(i * k + c) * d + j] as number, class: classes[c] as string });
+      }
+    }
+    const categories = [...(f.categories ?? []).map(String), '(missing)'];
+    return {
+      title: {
+        text: f.name,
+        ...(missing > 0
+          ? { subtitle: `${missing} missing ${missing === 1 ? 'value' : 'values'} not shown` }
+          : {}),
+      },
+      data: { values: rows },
+      width: 280,
+      height: 220,
+      mark: numeric
+        ? { type: 'point' as const, filled: true, opacity: 0.5, size: 18 }
+        : { type: 'tick' as const, opacity: 0.6 },
+      encoding: {
+        x: numeric
+          ? { field: 'value', type: 'quantitative' as const, title: f.name, scale: { zero: false } }
+          : {
+              field: 'value',
+              type: 'ordinal' as const,
+              title: f.name,
+              sort: categories,
+              axis: { labelAngle: 0 },
+            },
+        ...(numeric ? {} : { xOffset: { field: 'class', type: 'nominal' as const, sort: classes } }),
+        y: { field: 'shap', type: 'quantitative' as const, title: `SHAP value of ${f.name}` },
+        color: { field: 'class', type: 'nominal' as const, sort: classes, title: a.schema.target },
+      },
+    };
+  });
+  return {
+    title: `SHAP dependence of the top features, per class (${n} rows)`,
+    hconcat: panels,
+  } as TopLevelSpec;
+}
+
 function balanceChart(a: Artifact, counts: ReportInput['classCounts']): TopLevelSpec {
   const values = (['train', 'test'] as const).flatMap((split) =>
     a.schema.classes.map((c, i) => ({ split, class: String(c), rows: counts[split][i] ?? 0 })),
@@ -192,6 +338,8 @@ export async function renderReport(input: ReportInput): Promise<string> {
     ['candidates', candidatesChart(a)],
     ['confusion', confusionChart(a)],
     ['importances', importanceChart(a)],
+    ['shap-importance', shapImportanceChart(a)],
+    ['dependence', dependenceChart(input)],
     ['balance', balanceChart(a, input.classCounts)],
   ];
   const figures = await Promise.all(

@@ -61,6 +61,8 @@ export interface TrainResult {
   timings: { read: number; prepare: number; search: number; refit: number; total: number };
   /** Where the schema came from (flags, files, inference), for the summary. */
   schemaSources: string[];
+  /** The test rows the global SHAP importances came from, with their SHAP values (for the report). */
+  shapSample: { x: Float64Array; n: number; values: Float64Array };
 }
 
 /** A column as the forest reads it: numbers, category indices, NaN for missing. */
@@ -114,7 +116,7 @@ function globalShap(
   d: number,
   testX: readonly Float64Array[],
   nTest: number,
-): { rows: number; values: number[][] } {
+): { rows: number; values: number[][]; sample: { x: Float64Array; n: number; values: Float64Array } } {
   const explainer = new TreeExplainer(trees, k, d);
   let perRow = 0;
   for (const t of trees) {
@@ -124,7 +126,8 @@ function globalShap(
   }
   const n = Math.min(nTest, 1000, Math.max(10, Math.floor(SHAP_BUDGET / Math.max(1, perRow))));
   const rows = Int32Array.from({ length: n }, (_, i) => i);
-  const { values } = explainer.explain(rowMajor(testX, rows), n);
+  const x = rowMajor(testX, rows);
+  const { values } = explainer.explain(x, n);
   const mean = Array.from({ length: k }, () => new Array<number>(d).fill(0));
   for (let i = 0; i < n; i++) {
     for (let c = 0; c < k; c++) {
@@ -132,7 +135,7 @@ function globalShap(
       for (let f = 0; f < d; f++) row[f] = (row[f] as number) + Math.abs(values[(i * k + c) * d + f] as number) / n;
     }
   }
-  return { rows: n, values: mean };
+  return { rows: n, values: mean, sample: { x, n, values } };
 }
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
@@ -275,7 +278,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const allTrain = Int32Array.from({ length: trainData.y.length }, (_, i) => i);
   forest.predictProbaInto(rowMajor(trainData.columns, allTrain), allTrain.length, trainProba);
   const drift = buildReference(trainData.columns, features, trainProba, k);
-  const shapImportance = globalShap(forest.trees, k, d, testX, nTest);
+  const { sample: shapSample, ...shapImportance } = globalShap(forest.trees, k, d, testX, nTest);
 
   const training: TrainingFacts = {
     seed: opts.seed,
@@ -321,5 +324,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       total: s(t0, performance.now()),
     },
     schemaSources: resolved.sources,
+    shapSample,
   };
 }

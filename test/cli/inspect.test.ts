@@ -2,6 +2,7 @@ import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadArtifact } from '../../src/pipeline/artifact.js';
 import { VERSION } from '../../src/version.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -18,6 +19,52 @@ describe('segserve inspect', () => {
     expect(r.stdout).toContain('params         n_estimators=20 max_depth=8');
     expect(r.stdout).toMatch(/test accuracy {2}\d+\.\d\d% on 2000 rows/);
     expect(r.stdout).toMatch(/sha256 [0-9a-f]{64}/);
+    expect(r.stdout).toContain('shap           none recorded (format v1, or trained without them)');
+  });
+
+  it('lists the global SHAP importances: averaged over classes for people, per class in JSON', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'segserve-inspect-'));
+    const data = join(dir, 'customers.csv');
+    const model = join(dir, 'model.json');
+    expect((await runCli(['simulate', '--rows', '1500', '--out', data])).code).toBe(0);
+    const fit = await runCli(['train', '--data', data, '--out', model, '--no-search', '--no-report']);
+    expect(fit.code).toBe(0);
+    const { artifact } = await loadArtifact(model);
+    const shap = artifact.training.shapImportance as { rows: number; values: number[][] };
+    const names = ['age', 'income', 'response', 'events'];
+    const mean = names.map((_, j) => shap.values.reduce((s, row) => s + (row[j] as number), 0) / 3);
+    const order = [...names.keys()].sort((p, q) => (mean[q] as number) - (mean[p] as number));
+
+    const r = await runCli(['inspect', '--model', model]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    const at = lines.indexOf(
+      `shap           mean |SHAP value| over ${shap.rows} test rows, averaged over classes:`,
+    );
+    expect(at).toBeGreaterThan(0);
+    expect(lines.slice(at + 1, at + 5)).toEqual(
+      order.map(
+        (j) => `                 ${(names[j] as string).padEnd(8)} ${(mean[j] as number).toFixed(4)}`,
+      ),
+    );
+
+    const json = await runCli(['inspect', '--model', model, '--json']);
+    const j = JSON.parse(json.stdout) as {
+      shapImportance: {
+        rows: number;
+        mean: Record<string, number>;
+        perClass: Record<string, Record<string, number>>;
+      };
+    };
+    expect(j.shapImportance.rows).toBe(shap.rows);
+    expect(Object.keys(j.shapImportance.mean)).toEqual(order.map((i) => names[i]));
+    expect(Object.values(j.shapImportance.mean)).toEqual(order.map((i) => mean[i]));
+    expect(Object.keys(j.shapImportance.perClass)).toEqual(['0', '1', '2']);
+    for (const c of [0, 1, 2]) {
+      expect(j.shapImportance.perClass[String(c)]).toEqual(
+        Object.fromEntries(names.map((name, f) => [name, shap.values[c]?.[f]])),
+      );
+    }
   });
 
   it('prints JSON for scripts, with the run facts when the sidecar is there', async () => {
@@ -40,6 +87,7 @@ describe('segserve inspect', () => {
       search: null,
     });
     expect(j.confusionMatrix).toHaveLength(3);
+    expect(j.shapImportance).toBeNull();
   });
 
   it('refuses a tampered model with one line and a non-zero exit', async () => {
