@@ -8,7 +8,9 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describeError, usageError } from '../errors.js';
-import type { Model } from '../pipeline/types.js';
+import type { LoadedModel } from '../pipeline/artifact.js';
+import type { DriftReference } from '../pipeline/drift.js';
+import type { Category, Model } from '../pipeline/types.js';
 
 export type MetricType = 'COUNTER' | 'GAUGE' | 'TIMER';
 
@@ -104,14 +106,44 @@ export type ComponentClass = new (context: ComponentContext) => Component;
  * built-in forest, or a user component that defines no `predict` but was given a model.
  */
 const FOREST = Symbol('segserve.forest');
+/** The training facts of that model the server uses: its drift reference. */
+const INSIGHT = Symbol('segserve.insight');
+
+/** What the server knows of a model besides its forest: the artifact's `training` facts it serves from. */
+export interface ModelInsight {
+  /** The training data's drift reference (`training.drift`; absent in format version 1). */
+  drift?: DriftReference | undefined;
+}
 
 interface WithForest {
   [FOREST]?: Model;
+  [INSIGHT]?: ModelInsight;
 }
 
 /** The model a component predicts with on the fast path, if any. */
 export function forestOf(component: Component): Model | undefined {
   return (component as WithForest)[FOREST];
+}
+
+/** The drift reference of the model a component predicts with on the fast path, if it has one. */
+export function driftReferenceOf(component: Component): DriftReference | undefined {
+  const c = component as WithForest;
+  return c[FOREST] === undefined ? undefined : c[INSIGHT]?.drift;
+}
+
+/** The insight of a loaded artifact (what ForestComponent and loadComponent take). */
+export function insightOf(loaded: LoadedModel | undefined): ModelInsight | undefined {
+  return loaded === undefined ? undefined : { drift: loaded.artifact.training.drift };
+}
+
+/**
+ * The names of a model's probability columns in Seldon answers and metadata: `t:0` … `t:K-1` (the
+ * wrapper's default) when the class labels are exactly the numbers 0 … K-1, as the post's segments;
+ * otherwise the class labels themselves, as strings.
+ */
+export function classNamesOf(classes: readonly Category[]): string[] {
+  const indexed = classes.every((c, i) => c === i);
+  return classes.map((c, i) => (indexed ? `t:${i}` : String(c)));
 }
 
 /** Metadata describing a model's inputs and outputs (names, shapes, classes). */
@@ -136,7 +168,7 @@ export function forestMetadata(model: Model, name: string): SeldonMetadata {
     outputs: [
       {
         messagetype: 'ndarray',
-        schema: { names: model.classes.map((_, i) => `t:${i}`), shape: [model.classes.length] },
+        schema: { names: classNamesOf(model.classes), shape: [model.classes.length] },
       },
     ],
     custom,
@@ -145,20 +177,27 @@ export function forestMetadata(model: Model, name: string): SeldonMetadata {
 
 /**
  * The built-in component: the forest's predict_proba, no custom metrics or tags. The server predicts
- * through the model's typed-array fast path and describes it in the metadata (inputs, outputs, classes);
- * `predict` serves direct callers.
+ * through the model's typed-array fast path (raw wire values encoded by the shared row decoder) and
+ * describes it in the metadata (inputs, outputs, classes); `predict` serves direct callers.
  */
 export class ForestComponent implements Component {
   readonly model: Model;
 
-  constructor(model: Model) {
+  /** `insight`: the artifact's drift reference, for the drift gauges (see insightOf). */
+  constructor(model: Model, insight?: ModelInsight) {
     this.model = model;
     (this as WithForest)[FOREST] = model;
+    if (insight !== undefined) (this as WithForest)[INSIGHT] = insight;
+  }
+
+  /** The component of a loaded artifact: its model and drift reference. */
+  static of(loaded: LoadedModel): ForestComponent {
+    return new ForestComponent(loaded.model, insightOf(loaded));
   }
 
   predict(X: PredictInput): number[][] {
-    if (!Array.isArray(X)) throw new TypeError('the forest takes rows of numbers');
-    return this.model.predictProba(X as number[][]);
+    if (!Array.isArray(X)) throw new TypeError('the forest takes rows of values (arrays in feature order)');
+    return this.model.predictProba(X as unknown[][]);
   }
 }
 
@@ -174,9 +213,15 @@ const METHODS = [
 
 /**
  * Checks an instance's optional methods and, when it has no `predict`, attaches the model to predict
- * with. Throws a usage error naming the component when it cannot serve.
+ * with (and its insight: the drift reference). Throws a usage error naming the component when it
+ * cannot serve.
  */
-export function prepareComponent(instance: unknown, model: Model | undefined, source: string): Component {
+export function prepareComponent(
+  instance: unknown,
+  model: Model | undefined,
+  source: string,
+  insight?: ModelInsight,
+): Component {
   if (typeof instance !== 'object' || instance === null) {
     throw usageError(`component ${source}: the constructor did not return an object`);
   }
@@ -192,15 +237,17 @@ export function prepareComponent(instance: unknown, model: Model | undefined, so
       throw usageError(`component ${source} defines no predict() and no --model was given to predict with`);
     }
     (component as WithForest)[FOREST] = model;
+    if (insight !== undefined) (component as WithForest)[INSIGHT] = insight;
   }
   return component;
 }
 
 /**
  * Loads `--component FILE`: imports the ES module, constructs its default export with `{ model }`.
+ * `insight` (the model's drift reference) serves the drift gauges when the component has no predict.
  * @throws SegserveError (usage) with a one-line message naming the file.
  */
-export async function loadComponent(file: string, model?: Model): Promise<Component> {
+export async function loadComponent(file: string, model?: Model, insight?: ModelInsight): Promise<Component> {
   const path = resolve(file);
   if (!existsSync(path)) throw usageError(`cannot load component ${file}: no such file`);
   let mod: { default?: unknown };
@@ -219,5 +266,5 @@ export async function loadComponent(file: string, model?: Model): Promise<Compon
   } catch (err) {
     throw usageError(`component ${file}: the constructor threw: ${describeError(err).split('\n')[0]}`);
   }
-  return prepareComponent(instance, model, file);
+  return prepareComponent(instance, model, file, insight);
 }

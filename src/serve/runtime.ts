@@ -1,14 +1,17 @@
 /**
  * The served component, as every protocol sees it: the typed-array fast path of the forest, calls into
  * a user component with its errors mapped to the catalogue, custom metrics validated and recorded,
- * metadata built once at start-up, and the draining flag. Protocol modules (seldon.ts, oip.ts)
- * translate the wire to and from these calls; nothing here knows a wire format.
+ * metadata built once at start-up, and the draining flag. Protocol folders (seldon/, oip/) translate
+ * the wire to and from these calls through the one row decoder they share (`rows`, see rows.ts);
+ * nothing here knows a wire format.
  */
 import { describeError, usageError } from '../errors.js';
+import { type DriftReference, validateReference } from '../pipeline/drift.js';
 import { argmax } from '../pipeline/model.js';
-import { type Model, ModelInputError } from '../pipeline/types.js';
+import { type Category, type Model, ModelInputError } from '../pipeline/types.js';
 import {
   type Component,
+  driftReferenceOf,
   forestMetadata,
   forestOf,
   type PredictInput,
@@ -17,8 +20,18 @@ import {
   type SeldonMetric,
 } from './component.js';
 import type { SeldonSettings } from './env.js';
-import { badData, ServeError } from './errors.js';
+import { ServeError } from './errors.js';
+import { DEFAULT_MAX_EXPLAIN_ROWS, type Explanation, explainable, ModelExplainer } from './explain.js';
 import { type MetricMethod, type SegmentCounter, type ServeMetrics, validateMetrics } from './metrics.js';
+import { classLabelValues } from './metrics-classes.js';
+import {
+  DEFAULT_DRIFT_WINDOW,
+  type DriftTracker,
+  driftGauges,
+  existingDriftGauges,
+  MAX_DRIFT_WINDOW,
+} from './metrics-drift.js';
+import { inputError, RowDecoder } from './rows.js';
 
 export interface RuntimeOptions {
   settings: SeldonSettings;
@@ -27,6 +40,13 @@ export interface RuntimeOptions {
   maxRows: number;
   /** The model's name (metadata of the forest; the Open Inference Protocol's model name). */
   modelName: string;
+  /**
+   * Rows kept for the drift gauges (`--drift-window`; default DEFAULT_DRIFT_WINDOW, 0: no drift
+   * gauges). Only a model with a drift reference (format version 2) keeps a window.
+   */
+  driftWindow?: number;
+  /** Most rows explained in one request (default DEFAULT_MAX_EXPLAIN_ROWS, never more than maxRows). */
+  maxExplainRows?: number;
 }
 
 /** The Open Inference Protocol's tensor datatypes (metadata may declare any of them). */
@@ -100,10 +120,45 @@ export function metadataProblem(m: Record<string, unknown>): string | undefined 
   return undefined;
 }
 
+/** Checks the drift and explain options; a bad one fails start-up (a usage error naming it). */
+function checkOptions(
+  options: RuntimeOptions,
+  model: Model | undefined,
+  reference: DriftReference | undefined,
+): void {
+  const w = options.driftWindow;
+  if (w !== undefined && !(Number.isInteger(w) && w >= 0 && w <= MAX_DRIFT_WINDOW)) {
+    throw usageError(
+      `--drift-window must be an integer from 0 (no drift gauges) to ${MAX_DRIFT_WINDOW}, got ${w}`,
+    );
+  }
+  const e = options.maxExplainRows;
+  if (e !== undefined && !(Number.isInteger(e) && e >= 1)) {
+    throw usageError(`the most rows explained per request must be an integer >= 1, got ${e}`);
+  }
+  if (model !== undefined && reference !== undefined) {
+    try {
+      validateReference(reference, model.features.length, model.classes.length);
+    } catch (err) {
+      throw usageError(`the model's drift reference does not fit it: ${(err as Error).message}`);
+    }
+    reference.features.forEach((f, j) => {
+      const feature = model.features[j];
+      if (feature?.name !== f.name || feature.kind !== f.kind) {
+        throw usageError(
+          `the model's drift reference does not fit it: its feature ${j} is ${f.kind} "${f.name}", the model's is ${feature?.kind} "${feature?.name}"`,
+        );
+      }
+    });
+  }
+}
+
 export class Runtime {
   readonly component: Component;
   /** The model of the fast path, when predictions come straight from a forest. */
   readonly forest: Model | undefined;
+  /** The row decoder every protocol writes the fast path's rows through (with the model). */
+  readonly rows: RowDecoder | undefined;
   readonly metrics: ServeMetrics;
   readonly settings: SeldonSettings;
   readonly maxRows: number;
@@ -113,9 +168,16 @@ export class Runtime {
   /** True once shutdown began: health turns 503, responses close their connection. */
   draining = false;
 
+  /**
+   * The drift window of this model (its rows since it was loaded, up to --drift-window), when the
+   * model has a drift reference; the drift gauges show the newest runtime's.
+   */
+  readonly drift: DriftTracker | undefined;
+
   private out: Float64Array;
   private readonly segmentCounts: Float64Array;
   private readonly segments: SegmentCounter;
+  private readonly explainer: ModelExplainer | undefined;
 
   private constructor(component: Component, options: RuntimeOptions, metadata: SeldonMetadata) {
     this.component = component;
@@ -125,10 +187,33 @@ export class Runtime {
     this.maxRows = options.maxRows;
     this.modelName = options.modelName;
     this.metadata = metadata;
+    this.rows = this.forest === undefined ? undefined : new RowDecoder(this.forest, options.maxRows);
     const k = this.forest?.classes.length ?? 0;
     this.out = new Float64Array(k * 16);
     this.segmentCounts = new Float64Array(k);
-    this.segments = this.metrics.segmentCounter((this.forest?.classes ?? []).map(String));
+    // Bounded: at most 100 class labels get their own series, the rest share one.
+    this.segments = this.metrics.segmentCounter(classLabelValues(this.forest?.classes ?? []));
+    this.explainer = explainable(this.forest)
+      ? new ModelExplainer(
+          this.forest,
+          Math.min(options.maxExplainRows ?? DEFAULT_MAX_EXPLAIN_ROWS, options.maxRows),
+        )
+      : undefined;
+    const windowRows = options.driftWindow ?? DEFAULT_DRIFT_WINDOW;
+    const reference = driftReferenceOf(component);
+    const registry = this.metrics.registry;
+    if (this.forest !== undefined && reference !== undefined && windowRows > 0) {
+      this.drift = driftGauges(registry).track(
+        reference,
+        this.forest.features,
+        this.forest.classes,
+        windowRows,
+      );
+    } else {
+      // A model without drift figures replaces one with them: the gauges show none.
+      existingDriftGauges(registry)?.forget();
+      this.drift = undefined;
+    }
   }
 
   /**
@@ -159,28 +244,31 @@ export class Runtime {
     if (own !== undefined && (typeof own !== 'object' || own === null || Array.isArray(own))) {
       throw usageError('initMetadata() must return an object');
     }
+    checkOptions(options, forestOf(component), driftReferenceOf(component));
     const merged = { ...defaults, ...(own as object | undefined), ...options.settings.modelMetadata };
     const problem = metadataProblem(merged);
     if (problem) throw usageError(`invalid model metadata (initMetadata() and MODEL_METADATA): ${problem}`);
     return new Runtime(component, options, merged as SeldonMetadata);
   }
 
+  /** The class labels of the fast path's probability columns. */
+  get classes(): readonly Category[] {
+    return this.forest?.classes ?? [];
+  }
+
   /**
-   * The fast path: n rows (row-major, the model's column order) → n × k probabilities in a shared
-   * buffer that is valid until the next call. Counts predictions per segment.
+   * The fast path: n encoded rows (row-major, the model's column order, NaN = missing; written by
+   * `rows`) → n × k probabilities in a shared buffer that is valid until the next call. Counts
+   * predictions per class label, and adds the rows (with the unknown categories `rows` counted while
+   * decoding them) to the drift window.
    */
-  predictMatrix(x: Float64Array, n: number): Float64Array {
+  predictEncoded(x: Float64Array, n: number): Float64Array {
     const model = this.forest;
-    if (model === undefined) throw new ServeError('INTERNAL', 'predictMatrix without a model');
+    if (model === undefined) throw new ServeError('INTERNAL', 'predictEncoded without a model');
     const k = model.classes.length;
     if (this.out.length < n * k) this.out = new Float64Array(Math.max(n * k, this.out.length * 2));
     const out = this.out;
-    try {
-      model.predictProbaInto(x, n, out);
-    } catch (err) {
-      if (err instanceof ModelInputError) throw badData(err.message);
-      throw err;
-    }
+    model.predictEncodedInto(x, n, out);
     const counts = this.segmentCounts;
     counts.fill(0);
     for (let i = 0; i < n; i++) {
@@ -188,7 +276,48 @@ export class Runtime {
       counts[c] = (counts[c] as number) + 1;
     }
     this.segments.add(counts);
+    const drift = this.drift;
+    if (drift !== undefined) {
+      const rows = this.rows as RowDecoder;
+      if (rows.sawUnknown) {
+        drift.add(x, n, out, rows.unknown);
+        rows.sawUnknown = false;
+      } else drift.add(x, n, out);
+    }
     return out;
+  }
+
+  /** Whether explanations are served: the predictions come from a forest of ours. */
+  get canExplain(): boolean {
+    return this.explainer !== undefined;
+  }
+
+  /**
+   * Exact TreeSHAP of n encoded rows (as `predictEncoded` takes them): values n × K × F in a shared
+   * buffer valid until the next call, and the expected value per class. Explanations are not
+   * predictions: nothing is counted and the drift window is left alone. Throws NOT_IMPLEMENTED when
+   * the component predicts by itself (its answers are not the forest's), PAYLOAD_TOO_LARGE for
+   * more rows than are explained per request.
+   */
+  explain(x: Float64Array, n: number): Explanation {
+    this.checkExplain();
+    return (this.explainer as ModelExplainer).explain(x, n);
+  }
+
+  /** Throws NOT_IMPLEMENTED, saying why, unless explanations are served (see `explain`). */
+  checkExplain(): void {
+    if (this.explainer !== undefined) return;
+    throw new ServeError(
+      'NOT_IMPLEMENTED',
+      this.forest === undefined
+        ? 'explanations are computed from the served forest, and this component predicts with its own predict(): serve a model (--model) with a component that defines no predict(), or none'
+        : 'explanations are computed from a forest trained by segserve, and the served model is not one',
+    );
+  }
+
+  /** Most rows explained in one request (0 when explanations are not served). */
+  get maxExplainRows(): number {
+    return this.explainer?.maxRows ?? 0;
   }
 
   /** Calls a component method, mapping what it throws: ModelInputError → 400, anything else → 500. */
@@ -196,7 +325,7 @@ export class Runtime {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof ModelInputError) throw badData(err.message);
+      if (err instanceof ModelInputError) throw inputError(err);
       if (err instanceof ServeError) throw err;
       throw new ServeError('COMPONENT_ERROR', `${what} failed: ${describeError(err)}`, { cause: err });
     }

@@ -72,7 +72,7 @@ describe("the post's custom metrics", () => {
     expect(types.get('mycounter_total')).toBe('counter');
     expect(types.get('mygauge')).toBe('gauge');
     expect(types.get('mytimer')).toBe('histogram');
-    expect(helps.get('mytimer')).toBe('');
+    expect(helps.get('mytimer')).toMatch(/mytimer/);
     const counter = findSample(samples, 'mycounter_total', { method: 'predict' });
     expect(counter?.labels).toEqual(labels);
     expect(counter?.value).toBe(2);

@@ -6,7 +6,9 @@
 import fc from 'fast-check';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { forestApp } from './helpers.js';
+import { ForestComponent } from '../../src/serve/component.js';
+import { penguinModel } from './fake-model.js';
+import { componentApp, forestApp } from './helpers.js';
 
 const ROUTES = [
   ['POST', '/api/v1.0/predictions'],
@@ -209,4 +211,55 @@ test('still serving afterwards', async () => {
     payload: '{"data":{"ndarray":[[34.0,100.0,1,2]]}}',
   });
   expect(res.statusCode).toBe(200);
+});
+
+test('a model with string categories: arbitrary rows, records and v2 inputs never give a 5xx', async () => {
+  const penguins = await componentApp(new ForestComponent(penguinModel()), { maxRows: 50 });
+  const value = fc.oneof(
+    cell,
+    fc.constantFrom('Biscoe', 'Dream', 'Torgersen', 'male', 'female', 'Atlantis', '', '1'),
+  );
+  const feature = fc.constantFrom('island', 'bill_length_mm', 'flipper_length_mm', 'body_mass_g', 'sex', 'x');
+  const body = fc.oneof(
+    fc.record({
+      data: fc.record({ ndarray: fc.array(fc.array(value, { maxLength: 6 }), { maxLength: 4 }) }),
+    }),
+    fc.record({
+      data: fc.record({
+        names: fc.uniqueArray(feature, { maxLength: 6 }),
+        ndarray: fc.array(fc.array(value, { maxLength: 6 }), { maxLength: 4 }),
+      }),
+    }),
+    fc.record({ jsonData: fc.oneof(fc.dictionary(feature, value), fc.array(fc.dictionary(feature, value))) }),
+  );
+  const input = fc.record({
+    name: feature,
+    datatype: fc.constantFrom('FP64', 'FP32', 'INT64', 'INT32', 'BYTES'),
+    shape: fc.oneof(fc.constant([2]), fc.constant([2, 1]), fc.constant([2, 5])),
+    data: fc.oneof(
+      fc.array(value, { maxLength: 10 }),
+      fc.array(fc.array(value, { maxLength: 5 }), { maxLength: 2 }),
+    ),
+  });
+  await fc.assert(
+    fc.asyncProperty(body, fc.array(input, { minLength: 1, maxLength: 6 }), async (msg, inputs) => {
+      const v1 = await penguins.inject({
+        method: 'POST',
+        url: '/api/v1.0/predictions',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify(msg),
+      });
+      check(v1);
+      const v2 = await penguins.inject({
+        method: 'POST',
+        url: '/v2/models/segserve/infer',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({ inputs }),
+      });
+      expect(v2.statusCode, v2.body).toBeLessThan(500);
+      expect(() => v2.json()).not.toThrow();
+    }),
+    { numRuns: 300 },
+  );
+  await penguins.close();
 });

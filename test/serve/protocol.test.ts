@@ -127,9 +127,14 @@ describe('predictions: routes, aliases and body forms', () => {
     const bad = await predict(app, {
       data: { names: ['age', 'income', 'response', 'segment'], ndarray: [ROW] },
     });
-    expect(expectError(bad, 400, 'MICROSERVICE_BAD_DATA')).toMatch(/data\.names\[3\] is "segment"/);
+    expect(expectError(bad, 400, 'MICROSERVICE_BAD_DATA')).toMatch(
+      /^data\.names\[3\] = "segment" is not a feature of the model \(its features: age, income, response, events\)/,
+    );
+    // A subset of the features: four values for one name is a row of the wrong length.
     const short = await predict(app, { data: { names: ['age'], ndarray: [ROW] } });
-    expectError(short, 400, 'MICROSERVICE_BAD_DATA');
+    expect(expectError(short, 400, 'MICROSERVICE_BAD_DATA')).toMatch(
+      /^row 0: got 4 values, expected 1 \(age\)/,
+    );
   });
 
   test('empty ndarray: no rows, a 2-D answer with the class names', async () => {
@@ -152,21 +157,21 @@ describe('bad input: 400 naming row, column and what was expected', () => {
       /^row 0, column "response": got 3, expected one of the known categories \[0, 1\]/,
     ],
     [
-      'null in a row',
-      { data: { ndarray: [ROW, [34, null, 1, 2]] } },
-      /^row 1, column "income": got null, expected a finite number/,
+      'a string in a numeric column',
+      { data: { ndarray: [ROW, [34, '100', 1, 2]] } },
+      /^row 1, column "income": got "100", expected a finite number or null/,
     ],
     ['boolean', { data: { ndarray: [[true, 100, 1, 2]] } }, /^row 0, column "age": got true/],
     ['nested', { data: { ndarray: [[[34], 100, 1, 2]] } }, /^row 0, column "age": got \[34\]/],
     [
       'huge number (parses as Infinity)',
       '{"data":{"ndarray":[[1e999,100,1,2]]}}',
-      /^row 0, column "age": got null, expected a finite number/,
+      /^row 0, column "age": got Infinity, expected a finite number/,
     ],
     [
       'a row that is not an array',
       { data: { ndarray: [ROW, 5] } },
-      /^row 1: got 5, expected an array of 4 numbers/,
+      /^row 1: got 5, expected an array of 4 values \(age, income, response, events\)/,
     ],
     ['too many values', { data: { ndarray: [[1, 2, 3, 4, 5]] } }, /^row 0: got 5 values, expected 4/],
     [
