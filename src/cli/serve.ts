@@ -1,10 +1,16 @@
 /**
  * `segserve serve`: loads and validates the model (and component) before listening, serves Seldon Core
- * v1 and the Open Inference Protocol v2 on the HTTP port and Prometheus on the metrics port, and on
- * SIGTERM/SIGINT drains: health turns
- * 503, the listener closes, in-flight requests finish, and the process exits 0 within --grace.
- * With --workers N the primary forks N workers (node:cluster) sharing the HTTP port and serves all
- * workers' metrics together (prom-client's AggregatorRegistry).
+ * v1 and the Open Inference Protocol v2 on the HTTP port and Prometheus on the metrics port.
+ *
+ * - SIGTERM drains without dropping a request: readiness answers 503 at once while predictions are
+ *   still served for --drain-delay seconds (Kubernetes takes the pod out of its endpoints meanwhile),
+ *   responses carry `Connection: close`; then the listener closes, idle connections close, in-flight
+ *   requests finish within --grace, exit 0. SIGINT skips the delay. A second signal ends at once (1).
+ * - SIGHUP, or `POST /v2/repository/models/{name}/load`, re-reads the model file: validated completely,
+ *   then swapped in (in every worker); a refused file leaves the old model serving.
+ * - With --workers N a supervising primary (node:cluster, src/serve/supervisor.ts) reads the model once
+ *   and hands the same bytes to every worker, replaces a worker that dies (with back-off), and serves
+ *   all workers' metrics together (prom-client's AggregatorRegistry).
  *
  * The environment of a container platform is read too: the Seldon variables (ports, identity), KServe's
  * PORT, PROTOCOL (seldon, v1, v2, kserve) and SEGSERVE_MODEL (the model when --model is not given).
@@ -12,19 +18,26 @@
  * Exit codes: a bad flag, environment or model fails before listening through main.ts (1 or 2); the
  * signal-driven end exits here, since the server's life ends outside any command promise.
  */
-import cluster, { type Worker } from 'node:cluster';
-import type { AddressInfo } from 'node:net';
+import cluster from 'node:cluster';
+import { type AddressInfo, Socket } from 'node:net';
 import { Command, InvalidArgumentError } from 'commander';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { DEFAULT_MODEL_PATH } from '../defaults.js';
 import { describeError, SegserveError, usageError } from '../errors.js';
+import type { LoadedModel } from '../pipeline/artifact.js';
+import type { AppOptions, Repository } from '../serve/app.js';
 import type { Component } from '../serve/component.js';
 import {
   DEFAULT_BODY_LIMIT,
+  DEFAULT_DRAIN_DELAY_SECONDS,
   DEFAULT_GRACE_SECONDS,
+  DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS,
   DEFAULT_MAX_ROWS,
   DEFAULT_METRICS_PORT,
   DEFAULT_MODEL_NAME,
   DEFAULT_PORT,
+  DEFAULT_REQUEST_TIMEOUT_SECONDS,
+  HEADERS_TIMEOUT_SECONDS,
 } from '../serve/constants.js';
 import {
   type Env,
@@ -36,15 +49,21 @@ import {
   protocolVar,
   seldonSettings,
 } from '../serve/env.js';
+import type { HttpServer } from '../serve/lifecycle.js';
+import type { ServeMetrics } from '../serve/metrics.js';
+import type { ModelBytes } from '../serve/model-source.js';
+import type { Message } from '../serve/supervisor.js';
 import { port, positiveInt } from './options.js';
 
 // Fastify, prom-client and the model loader are imported when the command runs (start-up time).
 const load = async () => ({
   ...(await import('prom-client')),
-  ...(await import('../pipeline/artifact.js')),
   ...(await import('../serve/app.js')),
   ...(await import('../serve/component.js')),
   ...(await import('../serve/lifecycle.js')),
+  ...(await import('../serve/metrics.js')),
+  ...(await import('../serve/model-source.js')),
+  ...(await import('../serve/supervisor.js')),
 });
 
 export interface ServeFlags {
@@ -56,8 +75,12 @@ export interface ServeFlags {
   modelName: string;
   workers: number;
   grace: number;
+  drainDelay?: number;
+  requestTimeout?: number;
+  keepAliveTimeout?: number;
   maxRows: number;
   bodyLimit: number;
+  bodyBudget?: number;
 }
 
 function seconds(value: string): number {
@@ -98,17 +121,40 @@ export function serveCommand(): Command {
     )
     .option('--workers <n>', 'worker processes sharing the port (node:cluster)', positiveInt, 1)
     .option(
+      '--drain-delay <seconds>',
+      'on SIGTERM, how long readiness answers 503 while requests are still served, before the listener closes (SIGINT: none)',
+      seconds,
+      DEFAULT_DRAIN_DELAY_SECONDS,
+    )
+    .option(
       '--grace <seconds>',
-      'on SIGTERM/SIGINT, how long in-flight requests may take to finish',
+      'after the drain delay, how long in-flight requests may take to finish',
       seconds,
       DEFAULT_GRACE_SECONDS,
+    )
+    .option(
+      '--request-timeout <seconds>',
+      'longest a request (headers and body) may take to arrive; slower is cut with a 408 (0: no limit)',
+      seconds,
+      DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    )
+    .option(
+      '--keep-alive-timeout <seconds>',
+      'how long an idle keep-alive connection stays open',
+      seconds,
+      DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS,
     )
     .option('--max-rows <n>', 'most rows in one request (more is a 413)', positiveInt, DEFAULT_MAX_ROWS)
     .option(
       '--body-limit <bytes>',
-      'largest request body in bytes (more is a 413)',
+      'largest request body in bytes (more is a 413, refused before it is read)',
       positiveInt,
       DEFAULT_BODY_LIMIT,
+    )
+    .option(
+      '--body-budget <bytes>',
+      'most request-body bytes received or processed at once, over all requests (more is a 503 with Retry-After; default 3 × --body-limit)',
+      positiveInt,
     )
     .action(runServe);
 }
@@ -124,6 +170,9 @@ export interface Resolved {
   metricsPort: number;
   metricsPath: string;
   graceMs: number;
+  drainDelayMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
 }
 
 /** Flags win over the environment; every bad value fails here, before anything is loaded. */
@@ -147,30 +196,45 @@ export function resolveServe(flags: ServeFlags, env: Env): Resolved {
     metricsPort,
     metricsPath: metricsPath(env),
     graceMs: flags.grace * 1000,
+    drainDelayMs: (flags.drainDelay ?? DEFAULT_DRAIN_DELAY_SECONDS) * 1000,
+    requestTimeoutMs: (flags.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_SECONDS) * 1000,
+    keepAliveTimeoutMs: (flags.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS) * 1000,
   };
 }
 
-async function loadServed(flags: ServeFlags, r: Resolved): Promise<Component> {
-  const { loadModel, loadComponent, ForestComponent } = await load();
-  let model: Awaited<ReturnType<typeof loadModel>> | undefined;
-  try {
-    model = r.model === undefined ? undefined : await loadModel(r.model);
-  } catch (err) {
-    // In a container the path usually comes from the image's SEGSERVE_MODEL: say so.
-    if (flags.model === undefined && modelVar(r.env) !== undefined && err instanceof SegserveError) {
-      throw new SegserveError(
-        `${err.message}; the path is $SEGSERVE_MODEL: mount the model there, or point it elsewhere`,
-        err.kind,
-        { cause: err },
-      );
-    }
-    throw err;
+/** In a container the path usually comes from the image's SEGSERVE_MODEL: say so when it fails. */
+function explainModelError(flags: ServeFlags, r: Resolved, err: unknown): unknown {
+  if (flags.model === undefined && modelVar(r.env) !== undefined && err instanceof SegserveError) {
+    return new SegserveError(
+      `${err.message}; the path is $SEGSERVE_MODEL: mount the model there, or point it elsewhere`,
+      err.kind,
+      { cause: err },
+    );
   }
-  if (flags.component !== undefined) return loadComponent(flags.component, model);
-  return new ForestComponent(model as NonNullable<typeof model>);
+  return err;
 }
 
-function appOptions(flags: ServeFlags, r: Resolved) {
+/** Reads and validates the model file (when there is one): its bytes and the model. */
+async function readServedModel(
+  flags: ServeFlags,
+  r: Resolved,
+): Promise<{ bytes: ModelBytes; loaded: LoadedModel } | undefined> {
+  if (r.model === undefined) return undefined;
+  const { readModel } = await load();
+  try {
+    return await readModel(r.model);
+  } catch (err) {
+    throw explainModelError(flags, r, err);
+  }
+}
+
+async function componentFor(flags: ServeFlags, loaded: LoadedModel | undefined): Promise<Component> {
+  const { loadComponent, ForestComponent } = await load();
+  if (flags.component !== undefined) return loadComponent(flags.component, loaded?.model);
+  return new ForestComponent((loaded as LoadedModel).model);
+}
+
+function appOptions(flags: ServeFlags, r: Resolved): AppOptions {
   return {
     env: r.env,
     protocol: r.protocol,
@@ -181,29 +245,17 @@ function appOptions(flags: ServeFlags, r: Resolved) {
   };
 }
 
-/** Resolves with the first SIGTERM/SIGINT; a second one ends the process at once. */
-function firstSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolveSignal) => {
-    let received = false;
-    const on = (signal: NodeJS.Signals) => {
-      if (received) {
-        process.stderr.write(`segserve: second ${signal}, exiting now\n`);
-        process.exit(1);
-      }
-      received = true;
-      resolveSignal(signal);
-    };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
-  });
+/** Two Prometheus text expositions as one (each family whole, a line break between them). */
+function joinExpositions(a: string, b: string): string {
+  return a === '' || a.endsWith('\n') ? a + b : `${a}\n${b}`;
 }
 
 export async function runServe(flags: ServeFlags): Promise<void> {
   const r = resolveServe(flags, process.env);
   if (cluster.isPrimary && flags.workers > 1) return runPrimary(flags, r);
-  if (!cluster.isWorker) return runSingle(flags, r);
+  if (!cluster.isWorker) return runServer(flags, r);
   try {
-    await runSingle(flags, r);
+    await runServer(flags, r);
   } catch (err) {
     // A worker's IPC channel would keep it alive after main() reports the error: end it here, so
     // the primary sees it exit.
@@ -212,128 +264,430 @@ export async function runServe(flags: ServeFlags): Promise<void> {
   }
 }
 
-/** One process serving HTTP (and metrics, unless it is a cluster worker). */
-async function runSingle(flags: ServeFlags, r: Resolved): Promise<void> {
-  const { AggregatorRegistry, buildApp, buildMetricsApp, listen } = await load();
-  const component = await loadServed(flags, r);
-  const app = await buildApp(component, appOptions(flags, r));
-  const worker = cluster.isWorker;
-  if (worker) {
-    // Answer the primary's metric requests with this worker's registry.
-    new AggregatorRegistry();
-    AggregatorRegistry.setRegistries([app.segserve.metrics.registry]);
+/** In a worker: asks the primary for the model bytes (and the HTTP port) and waits for them. */
+function modelFromPrimary(): Promise<{ model: ModelBytes | undefined; port: number }> {
+  return new Promise((resolve) => {
+    const on = (m: unknown) => {
+      const msg = m as Message;
+      if (msg?.segserve !== 'model') return;
+      process.off('message', on);
+      resolve({ model: msg.model, port: msg.port });
+    };
+    process.on('message', on);
+    process.send?.({ segserve: 'hello' } satisfies Message);
+  });
+}
+
+/**
+ * The model this process serves, as a chain of apps on one HTTP server: building the next app (model,
+ * component, routes) happens beside the serving one, then one swap; swaps run one at a time.
+ */
+class Host {
+  http: HttpServer | undefined;
+  version: string | undefined;
+  reloading = false;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly flags: ServeFlags,
+    private readonly r: Resolved,
+    private readonly metrics: ServeMetrics,
+    private readonly repository: Repository,
+  ) {}
+
+  async build(loaded: LoadedModel | undefined, version: string | undefined): Promise<FastifyInstance> {
+    const { buildApp } = await load();
+    const component = await componentFor(this.flags, loaded);
+    return buildApp(component, {
+      ...appOptions(this.flags, this.r),
+      metrics: this.metrics,
+      modelVersion: version,
+      repository: this.repository,
+    });
   }
-  const metrics = app.segserve.metrics;
+
+  /** Builds an app for `loaded` and swaps it in (after any swap already under way). */
+  swapTo(loaded: LoadedModel, version: string): Promise<void> {
+    const next = this.chain.then(async () => {
+      if (version === this.version) return;
+      const app = await this.build(loaded, version);
+      await (this.http as HttpServer).swap(app);
+      this.version = version;
+      this.metrics.setModelVersion(version);
+    });
+    this.chain = next.catch(() => {});
+    return next;
+  }
+}
+
+/** One process serving HTTP (and metrics, unless it is a cluster worker). */
+async function runServer(flags: ServeFlags, r: Resolved): Promise<void> {
+  const { buildMetricsApp, HttpServer, listen, loadBytes, PrimaryMetrics, ServeMetrics } = await load();
+  const worker = cluster.isWorker;
+  let bytes: ModelBytes | undefined;
+  let loaded: LoadedModel | undefined;
+  let sharedPort = 0;
+  if (worker) {
+    const given = await modelFromPrimary();
+    bytes = given.model;
+    sharedPort = given.port;
+    loaded = bytes === undefined ? undefined : loadBytes(bytes);
+  } else {
+    const read = await readServedModel(flags, r);
+    bytes = read?.bytes;
+    loaded = read?.loaded;
+  }
+
+  const settings = seldonSettings(r.env);
+  const metrics = new ServeMetrics({ identity: settings.identity });
+  let log: FastifyBaseLogger | undefined;
+  let nextReload = 0;
+  const replies = new Map<number, (m: Extract<Message, { segserve: 'reloaded' }>) => void>();
+  const repository: Repository = {
+    load: () => (worker ? reloadThroughPrimary() : reloadHere()),
+    status: () => ({
+      state: host.http?.draining ? 'UNAVAILABLE' : host.reloading ? 'LOADING' : 'READY',
+      version: host.version,
+    }),
+  };
+  const host = new Host(flags, r, metrics, repository);
+
+  /** One process: re-read, validate, swap. */
+  async function reloadHere(): Promise<string> {
+    if (r.model === undefined) {
+      throw new Error('there is no model file to reload (a --component served without --model)');
+    }
+    host.reloading = true;
+    try {
+      const read = await readServedModel(flags, r);
+      const fresh = read as NonNullable<typeof read>;
+      await host.swapTo(fresh.loaded, fresh.bytes.version);
+      log?.info({ version: fresh.bytes.version }, 'model reloaded');
+      return fresh.bytes.version;
+    } catch (err) {
+      log?.error({ err: describeError(err) }, 'model not reloaded: the old model keeps serving');
+      throw err;
+    } finally {
+      host.reloading = false;
+    }
+  }
+
+  /** A worker: the primary reads and validates once, then every worker swaps; this waits for all. */
+  function reloadThroughPrimary(): Promise<string> {
+    const id = ++nextReload;
+    return new Promise((resolve, reject) => {
+      replies.set(id, (m) => {
+        replies.delete(id);
+        if (m.error !== undefined) reject(new Error(m.error));
+        else resolve(m.version as string);
+      });
+      process.send?.({ segserve: 'reload', id } satisfies Message);
+    });
+  }
+
+  const app = await host.build(loaded, bytes?.version);
+  host.version = bytes?.version;
+  log = app.segserve.log;
+  // A component's floating promise that rejects would end the process (Node's default): log it as one
+  // JSON line and keep serving. (A rejection inside a request's own chain is answered 500 by the runtime.)
+  process.on('unhandledRejection', (reason) => {
+    log?.error(
+      { err: describeError(reason) },
+      'unhandled promise rejection (a component left a promise unawaited)',
+    );
+  });
+  const http = await HttpServer.create(app, {
+    bodyLimit: flags.bodyLimit,
+    bodyBudget: flags.bodyBudget,
+    protocol: r.protocol,
+    requestTimeoutMs: r.requestTimeoutMs,
+    headersTimeoutMs: HEADERS_TIMEOUT_SECONDS * 1000,
+    keepAliveTimeoutMs: r.keepAliveTimeoutMs,
+  });
+  host.http = http;
+
+  const own = new PrimaryMetrics();
+  own.setWorkers(1, 1);
   const metricsApp = worker
     ? undefined
     : buildMetricsApp({
         path: r.metricsPath,
-        collect: () => metrics.text(),
+        collect: async () => joinExpositions(await metrics.text(), await own.text()),
         contentType: metrics.contentType,
-        log: app.segserve.log,
+        log,
       });
-  const signal = firstSignal();
-  const serving = await listen(app, metricsApp, {
+
+  if (worker) {
+    // The primary owns the listener and the shutdown: it drains, closes the listener, then says close.
+    let closing = false;
+    const closeWorker = (graceMs: number) => {
+      if (closing) return;
+      closing = true;
+      void http.close(graceMs).then((clean) => {
+        if (!clean)
+          log?.error({ graceSeconds: graceMs / 1000 }, 'grace period expired: connections were cut');
+        log?.info({ closed: http.closed }, 'stopped');
+        process.exit(clean ? 0 : 1);
+      });
+    };
+    const swap = (seq: number, model: ModelBytes) => {
+      let fresh: LoadedModel;
+      try {
+        fresh = loadBytes(model);
+      } catch (err) {
+        process.send?.({ segserve: 'swap-failed', seq, error: describeError(err) } satisfies Message);
+        return;
+      }
+      host.swapTo(fresh, model.version).then(
+        () => process.send?.({ segserve: 'swapped', seq, version: model.version } satisfies Message),
+        (err: unknown) =>
+          process.send?.({ segserve: 'swap-failed', seq, error: describeError(err) } satisfies Message),
+      );
+    };
+    process.on('message', (m: unknown, handle: unknown) => {
+      const msg = m as Message;
+      switch (msg?.segserve) {
+        case 'conn':
+          if (handle instanceof Socket) http.accept(handle);
+          return;
+        case 'drain':
+          http.drain();
+          return;
+        case 'hold':
+          http.hold();
+          return;
+        case 'close':
+          closeWorker(msg.graceMs);
+          return;
+        case 'left':
+          closeWorker(r.graceMs);
+          return;
+        case 'reloaded':
+          replies.get(msg.id)?.(msg);
+          return;
+        case 'swap':
+          swap(msg.seq, msg.model);
+          return;
+        case 'metrics':
+          // The primary aggregates every worker's registry (supervisor.ts workerMetrics).
+          void metrics.registry
+            .getMetricsAsJSON()
+            .then((list) =>
+              process.send?.({ segserve: 'metrics', id: msg.id, metrics: list } satisfies Message),
+            );
+          return;
+        default:
+          return;
+      }
+    });
+    // Signalled itself (not through the primary, which also hears a terminal's SIGINT): leave the rotation.
+    const leave = () => {
+      http.drain();
+      process.send?.({ segserve: 'leaving' } satisfies Message);
+    };
+    process.on('SIGTERM', leave);
+    process.on('SIGINT', leave);
+    // SIGHUP reloads through the primary, which hears it too (from a terminal) or is sent it.
+    process.on('SIGHUP', () => {});
+    // The primary is gone: nobody hands connections any more.
+    process.once('disconnect', () => closeWorker(r.graceMs));
+    process.send?.({ segserve: 'listening' } satisfies Message);
+    log.info(
+      { port: sharedPort, protocol: r.protocol, model: r.model, version: bytes?.version },
+      'segserve serving',
+    );
+    return;
+  }
+
+  // Signals before listening: a SIGTERM that arrives while starting still drains.
+  let ending: Promise<void> | undefined;
+  let serving: Awaited<ReturnType<typeof listen>> | undefined;
+  let delayMs = r.drainDelayMs;
+  const end = (why: string) => {
+    if (ending) return;
+    ending = (async () => {
+      while (serving === undefined) await new Promise((res) => setTimeout(res, 10));
+      log?.info(
+        { signal: why, drainDelaySeconds: delayMs / 1000, graceSeconds: flags.grace },
+        'shutting down: draining',
+      );
+      const clean = await serving.shutdown(delayMs, r.graceMs);
+      if (!clean) {
+        log?.error({ graceSeconds: flags.grace }, 'grace period expired: remaining connections were cut');
+        process.exit(1);
+      }
+      log?.info({ closed: http.closed }, 'stopped');
+      process.exit(0);
+    })();
+  };
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    // A worker hears the primary's relay and, from a terminal, the same signal itself: not a second one.
+    if (signals > 1 && !worker) {
+      process.stderr.write(`segserve: second ${signal}, exiting now\n`);
+      process.exit(1);
+    }
+    if (signal === 'SIGINT') {
+      delayMs = 0;
+      http.drain();
+    }
+    end(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  // SIGHUP reloads the model (in a worker, the primary does: it hears SIGHUP too, from a terminal).
+  process.on('SIGHUP', () => {
+    if (!worker && !ending) repository.load().catch(() => {});
+  });
+  if (worker) process.once('disconnect', () => end('disconnect'));
+
+  serving = await listen(http, metricsApp, {
     host: flags.host,
     port: r.port,
     metricsPort: r.metricsPort,
   });
-  app.segserve.log.info(
+  log.info(
     {
       port: serving.port,
       metricsPort: serving.metricsPort,
       metricsPath: r.metricsPath,
       protocol: r.protocol,
       model: r.model,
+      version: bytes?.version,
     },
     'segserve serving',
   );
-  const ended = await Promise.race([
-    signal,
-    new Promise<string>((res) => {
-      if (worker) process.once('disconnect', () => res('disconnect'));
-    }),
-  ]);
-  app.segserve.log.info(
-    { signal: ended, graceSeconds: flags.grace },
-    'shutting down: draining in-flight requests',
-  );
-  const clean = await serving.shutdown(r.graceMs);
-  if (!clean) {
-    app.segserve.log.error(
-      { graceSeconds: flags.grace },
-      'grace period expired: remaining connections were cut',
-    );
-    process.exit(1);
-  }
-  app.segserve.log.info('stopped');
-  process.exit(0);
 }
 
-/** The cluster primary: validates before forking, restarts crashed workers, serves aggregated metrics. */
+/** The cluster primary: validates before forking, supervises workers, serves aggregated metrics. */
 async function runPrimary(flags: ServeFlags, r: Resolved): Promise<void> {
-  const { AggregatorRegistry, buildApp, buildMetricsApp } = await load();
+  const {
+    AggregatorRegistry,
+    buildApp,
+    buildMetricsApp,
+    listenError,
+    PrimaryMetrics,
+    readModel,
+    Supervisor,
+  } = await load();
   // Fail here, once, with a one-line message, rather than in every worker.
-  const component = await loadServed(flags, r);
-  const check = await buildApp(component, { ...appOptions(flags, r), processMetrics: false });
+  const read = await readServedModel(flags, r);
+  const component = await componentFor(flags, read?.loaded);
+  const check = await buildApp(component, {
+    ...appOptions(flags, r),
+    processMetrics: false,
+    modelVersion: read?.bytes.version,
+  });
   const log = check.segserve.log;
   await check.close();
 
-  const aggregator = new AggregatorRegistry();
+  const own = new PrimaryMetrics();
   const metricsApp = buildMetricsApp({
     path: r.metricsPath,
-    collect: () => aggregator.clusterMetrics(),
-    contentType: aggregator.contentType,
+    collect: async () =>
+      joinExpositions(
+        await AggregatorRegistry.aggregate(await supervisor.workerMetrics()).metrics(),
+        await own.text(),
+      ),
+    contentType: own.registry.contentType,
     log,
   });
-  let stopping = false;
-  const listened = new Set<number>();
-  const fork = (): Worker => cluster.fork();
-  cluster.on('listening', (worker) => listened.add(worker.id));
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
-    if (!listened.has(worker.id)) {
-      // It never served: restarting would only loop (a port in use, a broken component).
-      log.error({ pid: worker.process.pid, code, signal }, 'a worker failed to start: stopping');
-      stopping = true;
-      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
-      process.exitCode = 1;
-      void metricsApp.close().then(() => process.exit(1));
-      return;
-    }
-    log.error({ pid: worker.process.pid, code, signal }, 'worker died: starting another');
-    fork();
+  const modelPath = r.model;
+  const supervisor = new Supervisor({
+    workers: flags.workers,
+    log,
+    metrics: own,
+    model: read?.bytes,
+    reread:
+      modelPath === undefined
+        ? undefined
+        : async () => {
+            try {
+              const fresh = await readModel(modelPath);
+              // A component must accept the new model too (its constructor, its metadata).
+              const probe = await buildApp(await componentFor(flags, fresh.loaded), {
+                ...appOptions(flags, r),
+                processMetrics: false,
+                modelVersion: fresh.bytes.version,
+              });
+              await probe.close();
+              return fresh.bytes;
+            } catch (err) {
+              log.error({ err: describeError(err) }, 'model not reloaded: the old model keeps serving');
+              throw err;
+            }
+          },
   });
-  const signal = firstSignal();
-  for (let i = 0; i < flags.workers; i++) fork();
+
+  let signals = 0;
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: NodeJS.Signals | 'no worker') => {
+    signals++;
+    if (signals > 1 && signal !== 'no worker') {
+      process.stderr.write(`segserve: second ${signal}, exiting now\n`);
+      for (const w of supervisor.workers()) w.process.kill('SIGKILL');
+      process.exit(1);
+    }
+    if (stopping) return;
+    stopping = (async () => {
+      supervisor.stop();
+      const delay = signal === 'SIGTERM' ? r.drainDelayMs : 0;
+      log.info(
+        { signal, drainDelaySeconds: delay / 1000, graceSeconds: flags.grace },
+        'shutting down: draining',
+      );
+      // 1. Readiness 503 and `Connection: close` in every worker; predictions still served.
+      supervisor.drain();
+      if (delay > 0) await new Promise((res) => setTimeout(res, delay));
+      // 2. The listener closes; every connection already accepted reaches a worker.
+      await supervisor.closeListener(Math.min(r.graceMs, 1000));
+      // 3. Workers finish what they have within the grace period and exit.
+      const workers = supervisor.workers();
+      const exits = workers.map(
+        (w) =>
+          new Promise<boolean>((res) => {
+            if (w.isDead()) res(w.process.exitCode === 0);
+            else w.once('exit', (code) => res(code === 0));
+          }),
+      );
+      supervisor.closeWorkers(r.graceMs);
+      // Workers have the same grace; give them a moment beyond it to report their exit.
+      const timeout = new Promise<boolean>((res) => setTimeout(() => res(false), r.graceMs + 2000).unref());
+      const clean = await Promise.race([Promise.all(exits).then((all) => all.every(Boolean)), timeout]);
+      for (const w of supervisor.workers()) if (!w.isDead()) w.process.kill('SIGKILL');
+      await metricsApp.close();
+      log.info({ cut: supervisor.cut }, 'stopped');
+      process.exit(clean && signal !== 'no worker' ? 0 : 1);
+    })();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', () => {
+    if (!stopping) supervisor.reload().catch(() => {});
+  });
+  let port: number;
+  try {
+    port = await supervisor.listen(flags.host, r.port);
+  } catch (err) {
+    throw listenError(flags.host, r.port, 'HTTP', err);
+  }
   try {
     await metricsApp.listen({ host: flags.host, port: r.metricsPort });
   } catch (err) {
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
-    throw usageError(`cannot listen on ${flags.host}:${r.metricsPort} (metrics): ${describeError(err)}`);
+    throw listenError(flags.host, r.metricsPort, 'metrics', err);
   }
+  supervisor.start();
+  void supervisor.ended.then(() => stop('no worker'));
   const metricsPort = (metricsApp.server.address() as AddressInfo).port;
   log.info(
-    { workers: flags.workers, port: r.port, metricsPort, metricsPath: r.metricsPath },
+    {
+      workers: flags.workers,
+      port,
+      metricsPort,
+      metricsPath: r.metricsPath,
+      version: read?.bytes.version,
+    },
     'segserve primary',
   );
-
-  const got = await signal;
-  stopping = true;
-  log.info({ signal: got, graceSeconds: flags.grace }, 'shutting down workers');
-  const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-  const exits = workers.map(
-    (w) =>
-      new Promise<boolean>((res) => {
-        if (w.isDead()) res(w.process.exitCode === 0);
-        else w.once('exit', (code) => res(code === 0));
-      }),
-  );
-  for (const w of workers) w.process.kill('SIGTERM');
-  // Workers have the same grace; give them a moment beyond it to report their exit.
-  const timeout = new Promise<boolean>((res) => setTimeout(() => res(false), r.graceMs + 2000).unref());
-  const clean = await Promise.race([Promise.all(exits).then((all) => all.every(Boolean)), timeout]);
-  for (const w of workers) if (!w.isDead()) w.process.kill('SIGKILL');
-  await metricsApp.close();
-  process.exit(clean ? 0 : 1);
 }

@@ -18,14 +18,20 @@ import Fastify, {
 } from 'fastify';
 import { installBodyParsers } from './body.js';
 import type { Component } from './component.js';
-import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_ROWS, DEFAULT_MODEL_NAME } from './constants.js';
+import {
+  DEFAULT_BODY_LIMIT,
+  DEFAULT_MAX_ROWS,
+  DEFAULT_MODEL_NAME,
+  OIP_REPOSITORY_INDEX_PATH,
+  OIP_REPOSITORY_LOAD_PATH,
+} from './constants.js';
 import { type Env, type Protocol, seldonSettings } from './env.js';
 import { oipEnvelope, ServeError, seldonEnvelope } from './errors.js';
 import { ServeMetrics } from './metrics.js';
-import { isOipPath, oipErrorHandler, oipRoutes } from './oip.js';
-import { type DrainState, send } from './reply.js';
+import { isOipPath, oipErrorHandler, oipRoutes } from './oip/routes.js';
+import { type DrainState, JSON_TYPE, send } from './reply.js';
 import { Runtime } from './runtime.js';
-import { seldonErrorHandler, seldonRoutes } from './seldon.js';
+import { seldonErrorHandler, seldonRoutes } from './seldon/routes.js';
 
 export interface AppOptions {
   /** The Seldon environment (identity, INCLUDE_METRICS_IN_CLIENT_RESPONSE, MODEL_METADATA...): default process.env. */
@@ -46,11 +52,32 @@ export interface AppOptions {
   /** With a new ServeMetrics: collect Node process metrics (default true). */
   processMetrics?: boolean;
   /**
+   * The served model's version (its artifact's content digest): the metadata's `versions` (unless
+   * MODEL_METADATA sets them), `/v2/models/{name}`, and the `segserve_model_info{version}` gauge.
+   */
+  modelVersion?: string;
+  /** The model repository (`/v2/repository/...`): reloads and the model's state; absent, not served. */
+  repository?: Repository;
+  /**
    * Logging (pino): false (default), true (info), or { level }. At debug, Fastify logs one line per
    * request; above it, Fastify runs without a logger (no per-request logger or response listeners)
    * and start-up, shutdown and error lines go to `segserve.log`.
    */
   logger?: boolean | { level?: string };
+}
+
+/** The state of the served model, as the Open Inference Protocol's repository extension names it. */
+export type ModelState = 'READY' | 'LOADING' | 'UNAVAILABLE';
+
+/** What the repository routes call: implemented by the CLI (one process, or the cluster primary). */
+export interface Repository {
+  /**
+   * Re-reads the model path, validates the file completely and swaps it in everywhere. Resolves with
+   * the version now served; rejects with a one-line reason (the old model keeps serving).
+   */
+  load(): Promise<string>;
+  /** The model's state and version now. */
+  status(): { state: ModelState; version: string | undefined; reason?: string };
 }
 
 /** What buildApp adds to the Fastify instance. */
@@ -70,8 +97,6 @@ declare module 'fastify' {
   }
 }
 
-const JSON_TYPE = 'application/json';
-
 /** The error body of `e` in the envelope of `protocol`. */
 function errorBody(protocol: Protocol, e: ServeError): string {
   return JSON.stringify(protocol === 'v2' ? oipEnvelope(e) : seldonEnvelope(e));
@@ -88,24 +113,58 @@ function sendError(
   send(req, reply.code(e.status), state, JSON_TYPE, errorBody(protocol, e));
 }
 
-/** Malformed HTTP never reaches a route: answer it in the envelope too, then close. */
-function clientErrorHandler(protocol: Protocol, err: ConnectionError, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const e =
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? new ServeError(
-          'HEADERS_TOO_LARGE',
-          'the request line and headers are larger than the server accepts: send the message as a POST body, not in ?json=',
-        )
-      : new ServeError('BAD_DATA', `malformed HTTP request (${err.code ?? err.message})`);
-  const body = errorBody(protocol, e);
-  socket.end(
-    `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\nContent-Type: ${JSON_TYPE}\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n${body}`,
-  );
+/** An HTTP-level answer (outside Fastify) in the envelope of `url`'s protocol, else `protocol`'s. */
+export function refusalResponse(
+  url: string,
+  protocol: Protocol,
+  e: ServeError,
+): { type: string; body: string } {
+  return { type: JSON_TYPE, body: errorBody(isOipPath(url) ? 'v2' : protocol, e) };
+}
+
+/** Node's own marker of the response a socket is busy with. */
+interface HttpSocket extends Socket {
+  _httpMessage?: { headersSent?: boolean } | null;
+}
+
+/**
+ * Malformed HTTP, headers too large, a request that did not arrive within the request timeout: these
+ * never reach a route. Answer them in the envelope too (408 for the timeout), then close.
+ */
+export function clientErrorHandler(protocol: Protocol): (err: ConnectionError, socket: Socket) => void {
+  return (err, socket) => {
+    const busy = (socket as HttpSocket)._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || busy?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    let status: number;
+    let body: string;
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      // Not in the catalogue (a connection-level answer, never a route's): the envelope by hand.
+      status = 408;
+      const info = 'the request (headers and body) did not arrive within the request timeout';
+      body = JSON.stringify(
+        protocol === 'v2'
+          ? { error: info }
+          : { status: { code: -1, info, reason: 'MICROSERVICE_REQUEST_TIMEOUT', status: 1 } },
+      );
+    } else {
+      const e =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? new ServeError(
+              'HEADERS_TOO_LARGE',
+              'the request line and headers are larger than the server accepts: send the message as a POST body, not in ?json=',
+            )
+          : new ServeError('BAD_DATA', `malformed HTTP request (${err.code ?? err.message})`);
+      status = e.status;
+      body = errorBody(protocol, e);
+    }
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${JSON_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n${body}`,
+    );
+  };
 }
 
 /** pino through Fastify: one line per request, at debug level only; errors are logged by the handler. */
@@ -156,7 +215,13 @@ class RouteTable {
  */
 export async function buildApp(component: Component, options: AppOptions = {}): Promise<FastifyInstance> {
   const env = options.env ?? process.env;
-  const settings = seldonSettings(env);
+  const seldon = seldonSettings(env);
+  const modelVersion = options.modelVersion;
+  // The model's version goes into the metadata's versions, unless MODEL_METADATA says otherwise.
+  const settings =
+    modelVersion === undefined
+      ? seldon
+      : { ...seldon, modelMetadata: { versions: [modelVersion], ...seldon.modelMetadata } };
   const protocol = options.protocol ?? 'seldon';
   /** The protocol whose envelope an answer outside any route uses: the path's, else PROTOCOL's. */
   const protocolOf = (url: string): Protocol => (isOipPath(url) ? 'v2' : protocol);
@@ -184,7 +249,12 @@ export async function buildApp(component: Component, options: AppOptions = {}): 
     frameworkErrors: (err, req, reply) =>
       protocolOf(req.url) === 'v2' ? oipErrorHandler(err, req, reply) : seldonErrorHandler(err, req, reply),
     forceCloseConnections: 'idle',
-    clientErrorHandler: (err, socket) => clientErrorHandler(protocol, err, socket),
+    // The Open Inference Protocol's OpenAPI declares GET /v2/ beside GET /v2.
+    rewriteUrl: (req) => {
+      const url = req.url ?? '/';
+      return url === '/v2/' || url.startsWith('/v2/?') ? `/v2${url.slice(4)}` : url;
+    },
+    clientErrorHandler: clientErrorHandler(protocol),
   });
 
   // Fastify's own pino logger, borrowed from an instance that is never started, so that the serving
@@ -272,7 +342,50 @@ export async function buildApp(component: Component, options: AppOptions = {}): 
   await app.register(seldonRoutes, { runtime });
   // Its own context: OIP reads any body as JSON and answers errors as {"error": ...}.
   await app.register(oipRoutes, { runtime, bodyLimit });
+  if (options.repository !== undefined) {
+    const repository = options.repository;
+    await app.register(async (scope) => repositoryRoutes(scope, repository, runtime));
+  }
+  // Last, once nothing can fail: a reload builds the next app while the old one serves.
+  if (modelVersion !== undefined) metrics.setModelVersion(modelVersion);
   return app;
+}
+
+/**
+ * The Open Inference Protocol's model repository extension, as KServe and MLServer serve it:
+ * `POST /v2/repository/index` lists the model and its state; `POST /v2/repository/models/{name}/load`
+ * re-reads the model file and swaps it in (400 naming the problem when the file is refused).
+ */
+function repositoryRoutes(app: FastifyInstance, repository: Repository, runtime: Runtime): void {
+  const name = runtime.modelName;
+  app.setErrorHandler(oipErrorHandler);
+  app.post(OIP_REPOSITORY_INDEX_PATH, (req, reply) => {
+    const { state, version, reason } = repository.status();
+    const entry: Record<string, string> = { name, state, reason: reason ?? '' };
+    if (version !== undefined) entry.version = version;
+    send(req, reply, runtime, JSON_TYPE, JSON.stringify([entry]));
+  });
+  app.post<{ Params: { name: string } }>(OIP_REPOSITORY_LOAD_PATH, async (req, reply) => {
+    if (req.params.name !== name) {
+      throw new ServeError(
+        'NOT_FOUND',
+        `unknown model ${JSON.stringify(req.params.name.slice(0, 100))}: this server serves the model ${JSON.stringify(name)}`,
+      );
+    }
+    let version: string;
+    try {
+      version = await repository.load();
+    } catch (err) {
+      throw new ServeError(
+        'BAD_DATA',
+        `model ${JSON.stringify(name)} not reloaded: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    send(req, reply, runtime, JSON_TYPE, JSON.stringify({ name, load: true, version }));
+  });
 }
 
 export interface MetricsAppOptions {

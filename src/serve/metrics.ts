@@ -11,6 +11,7 @@
  */
 import { collectDefaultMetrics, type Metric, Registry } from 'prom-client';
 import type { SeldonMetric } from './component.js';
+import { MAX_CUSTOM_EXPOSITION_BYTES, MAX_CUSTOM_SERIES } from './constants.js';
 import type { SeldonIdentity } from './env.js';
 import { ServeError } from './errors.js';
 
@@ -75,6 +76,10 @@ export const EXECUTOR_BUCKETS: readonly number[] = [
 
 export const REQUEST_METRIC = 'seldon_api_executor_server_requests_seconds';
 export const PREDICTIONS_METRIC = 'segserve_predictions_total';
+export const MODEL_INFO_METRIC = 'segserve_model_info';
+export const CUSTOM_DROPPED_METRIC = 'segserve_custom_metrics_dropped_total';
+export const WORKERS_METRIC = 'segserve_workers';
+export const WORKER_RESTARTS_METRIC = 'segserve_worker_restarts_total';
 const FEEDBACK_KEY = 'seldon_api_model_feedback';
 const FEEDBACK_REWARD_KEY = 'seldon_api_model_feedback_reward';
 
@@ -112,7 +117,6 @@ interface ValueOut {
  * unchanged; recording is a field update on a series handle (no label hashing on the hot path).
  */
 class Family {
-  readonly aggregator = 'sum';
   readonly series = new Map<string, Series>();
   private readonly bounds: readonly number[];
 
@@ -122,6 +126,8 @@ class Family {
     readonly help: string,
     /** histogram upper bounds as printed in `le` */
     private readonly le: readonly string[] = [],
+    /** How the cluster primary merges the workers' values (prom-client's aggregators). */
+    readonly aggregator: 'sum' | 'max' = 'sum',
   ) {
     this.bounds = le.map(Number);
   }
@@ -181,6 +187,13 @@ class Family {
   reset(): void {
     this.series.clear();
   }
+}
+
+/** About how many bytes one series adds to the exposition (a histogram prints a line per bucket and 3 more). */
+function seriesBytes(family: Family, labels: Readonly<Record<string, string>>): number {
+  let line = family.name.length + 24;
+  for (const [k, v] of Object.entries(labels)) line += k.length + v.length + 4;
+  return family.type === 'histogram' ? line * (TIMER_BUCKETS.length + 4) : line;
 }
 
 function familyOf(m: SeldonMetric): { name: string; type: FamilyType } {
@@ -292,8 +305,14 @@ export interface ServeMetricsOptions {
   workerId?: string;
   /** Collect Node process metrics into this registry (default true). */
   processMetrics?: boolean;
-  /** At most this many custom series in all (default 10,000): a runaway tag value is a bad metric. */
+  /**
+   * At most this many custom series in all (default MAX_CUSTOM_SERIES), and about this many bytes of
+   * their exposition (default MAX_CUSTOM_EXPOSITION_BYTES): past either, a new series is dropped and
+   * counted in segserve_custom_metrics_dropped_total, so that request-derived tags can neither grow
+   * /metrics without bound nor fail a request.
+   */
   maxCustomSeries?: number;
+  maxCustomBytes?: number;
 }
 
 export class ServeMetrics {
@@ -302,9 +321,13 @@ export class ServeMetrics {
   private readonly requests: Family;
   private readonly meters = new Map<RequestService, RequestMeter>();
   private readonly predictions: Family;
+  private readonly modelInfo: Family;
   private readonly families = new Map<string, Family>();
   private readonly maxSeries: number;
+  private readonly maxBytes: number;
   private seriesCount = 0;
+  private customBytes = 0;
+  private readonly droppedSeries: Series;
 
   constructor(options: ServeMetricsOptions) {
     const id = options.identity;
@@ -320,7 +343,15 @@ export class ServeMetrics {
       seldon_deployment_name: id.deploymentName,
       worker_id: options.workerId ?? String(process.pid),
     };
-    this.maxSeries = options.maxCustomSeries ?? 10_000;
+    this.maxSeries = options.maxCustomSeries ?? MAX_CUSTOM_SERIES;
+    this.maxBytes = options.maxCustomBytes ?? MAX_CUSTOM_EXPOSITION_BYTES;
+    const dropped = new Family(
+      CUSTOM_DROPPED_METRIC,
+      'counter',
+      'Custom metric series dropped: the component reported more series, or longer ones, than the caps allow',
+    );
+    this.droppedSeries = dropped.handle('', {});
+    this.register(dropped);
     this.requests = new Family(
       REQUEST_METRIC,
       'histogram',
@@ -332,8 +363,17 @@ export class ServeMetrics {
       'counter',
       'Rows predicted, by most probable segment (class label)',
     );
+    this.modelInfo = new Family(
+      MODEL_INFO_METRIC,
+      'gauge',
+      'The served model: 1 for its version (the artifact content digest); two series mean two versions',
+      [],
+      // Every worker reports 1 for the version it serves: the primary shows 1 per version, not a count.
+      'max',
+    );
     this.register(this.requests);
     this.register(this.predictions);
+    this.register(this.modelInfo);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -344,6 +384,12 @@ export class ServeMetrics {
   /** The Prometheus text exposition of this registry. */
   text(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  /** The version now served (`segserve_model_info{version}` = 1; an earlier version's series goes). */
+  setModelVersion(version: string): void {
+    this.modelInfo.reset();
+    this.modelInfo.handle(version, { version }).value = 1;
   }
 
   /** Records one request: `service` is the executor's, `method` the HTTP method, `code` the status. */
@@ -389,41 +435,53 @@ export class ServeMetrics {
    */
   recordCustom(metrics: readonly SeldonMetric[], method: MetricMethod): void {
     if (metrics.length === 0) return;
-    const planned: { family: Family; key: string; labels: Record<string, string> }[] = [];
+    const planned: { m: SeldonMetric; family: Family; key: string; labels: Record<string, string> }[] = [];
     const newFamilies = new Map<string, Family>();
-    let newSeries = 0;
     for (const m of metrics) {
       const { name, type } = familyOf(m);
       let family = this.families.get(name) ?? newFamilies.get(name);
       if (family === undefined) {
+        // Full: no new family either (a request-derived key would grow the registry too).
+        if (this.seriesCount >= this.maxSeries || this.customBytes >= this.maxBytes) {
+          this.droppedSeries.value++;
+          continue;
+        }
         const clash = this.nameClash(name, type, newFamilies);
         if (clash) throw badMetric(m, clash);
-        family = new Family(name, type, '', type === 'histogram' ? TIMER_BUCKETS : []);
+        family = new Family(
+          name,
+          type,
+          `Custom ${m.type} metric "${m.key}" reported by the served component's metrics()`,
+          type === 'histogram' ? TIMER_BUCKETS : [],
+        );
         newFamilies.set(name, family);
       } else if (family.type !== type) {
         throw badMetric(m, `"${name}" is already a ${family.type}`);
       }
       const labels = this.labelsFor(m.tags, method);
-      const key = JSON.stringify(labels);
-      if (!family.series.has(key) && !planned.some((p) => p.family === family && p.key === key)) newSeries++;
-      planned.push({ family, key, labels });
-    }
-    if (this.seriesCount + newSeries > this.maxSeries) {
-      throw badMetric(metrics[0], `more than ${this.maxSeries} custom series: are tag values unbounded?`);
+      planned.push({ m, family, key: JSON.stringify(labels), labels });
     }
     for (const family of newFamilies.values()) {
       this.families.set(family.name, family);
       this.register(family);
     }
-    planned.forEach(({ family, key, labels }, i) => {
-      const m = metrics[i] as SeldonMetric;
-      const before = family.series.size;
-      const s = family.handle(key, labels);
-      if (family.series.size > before) this.seriesCount++;
+    for (const { m, family, key, labels } of planned) {
+      let s = family.series.get(key);
+      if (s === undefined) {
+        // A new series: within the caps, or dropped and counted (never a failed request).
+        const bytes = seriesBytes(family, labels);
+        if (this.seriesCount + 1 > this.maxSeries || this.customBytes + bytes > this.maxBytes) {
+          this.droppedSeries.value++;
+          continue;
+        }
+        s = family.handle(key, labels);
+        this.seriesCount++;
+        this.customBytes += bytes;
+      }
       if (family.type === 'counter') s.value += m.value;
       else if (family.type === 'gauge') s.value = m.value;
       else family.observe(s, m.value / 1000);
-    });
+    }
   }
 
   /** The metric's tags, then `method`, then the identity labels (which win), sorted by name. */
@@ -456,5 +514,50 @@ export class ServeMetrics {
       }
     }
     return undefined;
+  }
+}
+
+/**
+ * The cluster primary's own metrics, printed beside the workers' aggregated ones: how many workers
+ * are wanted and serving, and how many were replaced. Never a name a worker prints.
+ */
+export class PrimaryMetrics {
+  readonly registry = new Registry();
+  private readonly workers: Family;
+  private readonly restarts: Family;
+  private readonly desired: Series;
+  private readonly serving: Series;
+  private readonly restarted: Series;
+
+  constructor() {
+    this.workers = new Family(
+      WORKERS_METRIC,
+      'gauge',
+      'Worker processes: state="desired" is --workers, state="serving" those listening now',
+    );
+    this.restarts = new Family(
+      WORKER_RESTARTS_METRIC,
+      'counter',
+      'Worker processes started to replace one that exited',
+    );
+    this.desired = this.workers.handle('desired', { state: 'desired' });
+    this.serving = this.workers.handle('serving', { state: 'serving' });
+    this.restarted = this.restarts.handle('', {});
+    // prom-client's Registry takes any object with name/get/reset; its typings only list its own classes.
+    this.registry.registerMetric(this.workers as unknown as Metric<string>);
+    this.registry.registerMetric(this.restarts as unknown as Metric<string>);
+  }
+
+  setWorkers(desired: number, serving: number): void {
+    this.desired.value = desired;
+    this.serving.value = serving;
+  }
+
+  countRestart(): void {
+    this.restarted.value++;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
   }
 }

@@ -9,13 +9,19 @@ import { dirname, join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import {
+  BODY_BUDGET_BODIES,
   CONTAINER_MODEL_PATH,
+  DEFAULT_BODY_LIMIT,
+  DEFAULT_DRAIN_DELAY_SECONDS,
   DEFAULT_GRACE_SECONDS,
   DEFAULT_METRICS_PATH,
   DEFAULT_METRICS_PORT,
   DEFAULT_PORT,
   HTTP_PORT_NAME,
   KSERVE_PORT,
+  MEASURED_BODY_BYTES_PER_BYTE,
+  MEASURED_MODEL_BYTES_PER_FILE_BYTE,
+  MEASURED_REST_BYTES,
   METRICS_PORT_NAME,
   MODEL_ENV,
   OIP_LIVE_PATH,
@@ -37,6 +43,8 @@ interface Port {
 }
 interface Probe {
   httpGet?: { path: string; port?: number | string };
+  periodSeconds?: number;
+  failureThreshold?: number;
 }
 interface Container {
   name: string;
@@ -102,11 +110,29 @@ function port(c: Container, name: string): Port | undefined {
   return c.ports?.find((p) => p.name === name);
 }
 
-/** The --grace of a container's args, else the default. */
-function grace(c: Container): number {
+/** The seconds of a flag in a container's args, else the default. */
+function flagSeconds(c: Container, flag: string, fallback: number): number {
   const args = c.args ?? [];
-  const at = args.indexOf('--grace');
-  return at >= 0 ? Number(args[at + 1]) : DEFAULT_GRACE_SECONDS;
+  const at = args.indexOf(flag);
+  return at >= 0 ? Number(args[at + 1]) : fallback;
+}
+const grace = (c: Container) => flagSeconds(c, '--grace', DEFAULT_GRACE_SECONDS);
+const drainDelay = (c: Container) => flagSeconds(c, '--drain-delay', DEFAULT_DRAIN_DELAY_SECONDS);
+
+/** Kubernetes' probe defaults: every 10 s, 3 failures. */
+function probeSeconds(p: Probe | undefined): number {
+  return (p?.periodSeconds ?? 10) * (p?.failureThreshold ?? 3);
+}
+
+/**
+ * The shutdown timing: readiness fails within the drain delay (the server answers 503 from SIGTERM on:
+ * the probe must notice before the listener closes), and the kubelet's SIGKILL comes only after
+ * preStop + drain delay + grace.
+ */
+function checkShutdown(c: Container, pod: PodSpec, preStop: number): void {
+  expect(drainDelay(c)).toBeGreaterThan(0);
+  expect(probeSeconds(c.readinessProbe)).toBeLessThanOrEqual(drainDelay(c));
+  expect(pod.terminationGracePeriodSeconds ?? 30).toBeGreaterThan(preStop + drainDelay(c) + grace(c));
 }
 
 /** The seconds of a `sleep N` preStop hook (the operator's default for Seldon: 5). */
@@ -117,6 +143,29 @@ function preStopSleep(c: Container, fallback = 0): number {
   return m ? Number(m[1]) : fallback;
 }
 
+/** Kubernetes memory quantities (Mi, Gi, M, G, or bytes) in bytes. */
+function bytes(q: string | undefined): number {
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|K|M|G)?$/.exec(q ?? '');
+  expect(m, `memory quantity ${q}`).not.toBeNull();
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, K: 1e3, M: 1e6, G: 1e9 }[m?.[2] ?? ''] ?? 1;
+  return Number(m?.[1]) * unit;
+}
+
+/** The model file size the manifests are sized for (their comments say so). */
+const SIZED_FOR_MODEL_BYTES = 10 * 1024 * 1024;
+
+/**
+ * Memory sized from measurement (src/serve/constants.ts, bench/serve-faults.mjs): the request holds the
+ * process at rest with its model; the limit adds the body budget's bodies being parsed at once.
+ */
+function checkMemory(c: Container): void {
+  const bodyLimit = flagSeconds(c, '--body-limit', DEFAULT_BODY_LIMIT);
+  const model = MEASURED_MODEL_BYTES_PER_FILE_BYTE * SIZED_FOR_MODEL_BYTES;
+  const bodies = BODY_BUDGET_BODIES * bodyLimit * MEASURED_BODY_BYTES_PER_BYTE;
+  expect(bytes(c.resources?.requests?.memory)).toBeGreaterThanOrEqual(MEASURED_REST_BYTES + model);
+  expect(bytes(c.resources?.limits?.memory)).toBeGreaterThanOrEqual(MEASURED_REST_BYTES + model + bodies);
+}
+
 /** Checks what every serving container has: the model path, the HTTP and metrics ports, resources. */
 function checkSeldonStyle(c: Container, pod: PodSpec, defaultPreStop: number): void {
   expect(env(c, MODEL_ENV)).toBe(CONTAINER_MODEL_PATH);
@@ -125,9 +174,8 @@ function checkSeldonStyle(c: Container, pod: PodSpec, defaultPreStop: number): v
   expect(c.readinessProbe?.httpGet).toEqual({ path: SELDON_READINESS_PATH, port: HTTP_PORT_NAME });
   expect(c.livenessProbe?.httpGet).toEqual({ path: SELDON_LIVENESS_PATH, port: HTTP_PORT_NAME });
   expect(c.resources?.requests?.cpu).toBeDefined();
-  expect(c.resources?.requests?.memory).toBeDefined();
-  expect(c.resources?.limits?.memory).toBeDefined();
-  expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(grace(c) + preStopSleep(c, defaultPreStop));
+  checkMemory(c);
+  checkShutdown(c, pod, preStopSleep(c, defaultPreStop));
   expect(pod.securityContext?.runAsNonRoot).toBe(true);
 }
 
@@ -200,6 +248,9 @@ describe('InferenceService (KServe, Open Inference v2)', () => {
     expect(c.ports).toEqual([{ containerPort: KSERVE_PORT, protocol: 'TCP' }]);
     expect(c.readinessProbe?.httpGet?.path).toBe(OIP_READY_PATH);
     expect(c.livenessProbe?.httpGet?.path).toBe(OIP_LIVE_PATH);
+    // Knative's queue-proxy drains in front of the container; the pod's own timing still holds.
+    checkShutdown(c, (isvc.spec as { predictor: PodSpec }).predictor, 0);
+    checkMemory(c);
     expect(env(c, MODEL_ENV)).toBe(CONTAINER_MODEL_PATH);
     expect(c.resources?.requests?.cpu).toBeDefined();
   });
@@ -224,10 +275,11 @@ describe('plain Deployment + Service + HorizontalPodAutoscaler', () => {
   const pod = dspec.template.spec;
   const c = pod.containers[0] as Container;
 
-  test('probes, ports, resources, the model path, and a termination grace above preStop + --grace', () => {
+  test('probes, ports, resources, the model path, and a termination grace above drain delay + grace', () => {
     expect(deployment.apiVersion).toBe('apps/v1');
     expect(dspec.template.metadata.labels).toMatchObject(dspec.selector.matchLabels);
-    expect(preStopSleep(c)).toBeGreaterThan(0);
+    // segserve drains by itself on SIGTERM (--drain-delay): a preStop sleep would only add to it.
+    expect(c.lifecycle?.preStop).toBeUndefined();
     checkSeldonStyle(c, pod, 0);
   });
 
@@ -288,6 +340,14 @@ describe('deploy/Dockerfile and .dockerignore', () => {
   const stages = instructions.flatMap((i, n) => (i.op === 'FROM' ? [n] : []));
   const runtime = instructions.slice(stages[stages.length - 1]);
   const inRuntime = (op: string) => runtime.filter((i) => i.op === op).map((i) => i.args);
+
+  test('the current Node LTS (24), pinned to one release, in every stage', () => {
+    const [image] = argsOf('ARG').filter((a) => a.startsWith('NODE_IMAGE='));
+    expect(image).toMatch(/^NODE_IMAGE=node:24\.\d+\.\d+-bookworm-slim$/);
+    // Every stage FROM the pinned image (the ARG, not a tag of its own).
+    const pinned = ['$', '{NODE_IMAGE}'].join('');
+    for (const from of argsOf('FROM')) expect(from.split(' ')[0]).toBe(pinned);
+  });
 
   test('multi-stage: a build stage, production dependencies only in the image', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);

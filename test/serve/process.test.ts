@@ -15,7 +15,7 @@ import { findSample, parseExposition } from './helpers.js';
 
 const SLOW = 'test/fixtures/components/slow.js';
 const COUNTER = 'test/fixtures/components/counter.js';
-const LOCAL = ['--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'];
+const LOCAL = ['--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--drain-delay', '0'];
 
 interface Running {
   child: ChildProcessWithoutNullStreams;
@@ -111,7 +111,11 @@ const isServing = (l: Record<string, unknown>) => l.msg === 'segserve serving';
 
 describe('graceful shutdown', () => {
   test('SIGTERM during a slow request: it completes, new connections are refused, exit 0', async () => {
-    const { running, line } = await start(['--component', SLOW, ...LOCAL, '--grace', '10'], isServing);
+    // No drain delay here: the listener closes at once (test/serve/prod-drain.test.ts tests the delay).
+    const { running, line } = await start(
+      ['--component', SLOW, ...LOCAL, '--grace', '10', '--drain-delay', '0'],
+      isServing,
+    );
     const port = line.port as number;
     expect((await call(port, 'GET', '/health/status')).status).toBe(200);
     // A ?json= larger than Node's header limit gets the envelope too.
