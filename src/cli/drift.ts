@@ -8,7 +8,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { Category } from '../data/schema.js';
 import { DEFAULT_MODEL_PATH } from '../defaults.js';
-import { SegserveError, usageError } from '../errors.js';
+import { csvError, SegserveError, usageError } from '../errors.js';
 import type { DriftReport } from '../pipeline/drift.js';
 import { fmtInt } from './output.js';
 
@@ -158,12 +158,13 @@ async function runDrift(flags: DriftFlags): Promise<void> {
   if (!reference) {
     throw usageError(
       `${flags.model}: the model has no drift reference (format v${fileFormatVersion(artifact)}, trained by segserve ${artifact.segserveVersion}); retrain it with \`segserve train\` to record one`,
+      'SEGSERVE_ERR_NO_DRIFT_REFERENCE',
     );
   }
   const { report, badCells, unknownCells } = await driftCsv(model, reference, flags.data, {
     naValues: model.schema.naValues,
   });
-  if (report.rows === 0) throw usageError(`${flags.data}: no data rows (only a header)`);
+  if (report.rows === 0) throw csvError(`${flags.data}: no data rows (only a header)`);
   const summary = driftSummary(flags, report, reference.rows, model.classes, badCells, unknownCells);
   process.stdout.write(
     flags.json ? `${JSON.stringify(summary)}\n` : formatDrift(summary, model.schema.target),
@@ -173,6 +174,9 @@ async function runDrift(flags: DriftFlags): Promise<void> {
       .filter((f) => summary.exceeded.includes(f.name))
       .map((f) => `${f.name} ${f.psi.toFixed(4)}`)
       .join(', ');
-    throw new SegserveError(`drift: PSI above --fail-above ${summary.failAbove}: ${over}`, 'finding');
+    throw new SegserveError(
+      `drift: PSI above --fail-above ${summary.failAbove}: ${over}`,
+      'SEGSERVE_ERR_DRIFT',
+    );
   }
 }

@@ -1,11 +1,12 @@
 /**
  * The segserve command line. The only place that sets exit codes: 0 success, 1 a failure while
- * running, 2 a bad option, argument or input, 3 a finding (drift above --fail-above). One line per error; a stack trace only with
- * SEGSERVE_DEBUG=1.
+ * running, 2 a bad option, argument or input, 3 a finding (drift above --fail-above); each error's
+ * code in the catalogue (src/errors.ts, docs/errors.md) fixes which. One line per error,
+ * `segserve: <message> [SEGSERVE_ERR_...]`; a stack trace only with SEGSERVE_DEBUG=1.
  */
 import { Command, CommanderError } from 'commander';
 import { cleanupOnSignals } from '../data/atomic.js';
-import { describeError, SegserveError } from '../errors.js';
+import { type CliErrorCode, describeError, ERRORS, SegserveError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { driftCommand } from './drift.js';
 import { inspectCommand } from './inspect.js';
@@ -45,9 +46,10 @@ export function buildProgram(): Command {
   return program;
 }
 
-function fail(message: string, code: number): void {
-  process.stderr.write(`segserve: ${message}\n`);
-  process.exitCode = code;
+/** Prints the one line of an error, its code last in brackets (stable, greppable), and sets the exit code. */
+function fail(message: string, code: CliErrorCode): void {
+  process.stderr.write(`segserve: ${message} [${code}]\n`);
+  process.exitCode = ERRORS[code].exit;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -67,11 +69,14 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof CommanderError) {
       // --help and --version end through here with exit code 0.
       if (err.exitCode === 0) return;
-      fail(err.message.replace(/^error: /, '').replace(/\n.*/s, ''), 2);
+      fail(err.message.replace(/^error: /, '').replace(/\n.*/s, ''), 'SEGSERVE_ERR_OPTION');
     } else if (err instanceof SegserveError) {
-      fail(err.message, err.kind === 'usage' ? 2 : err.kind === 'finding' ? 3 : 1);
+      fail(err.message, err.code);
     } else {
-      fail(`unexpected error: ${describeError(err)} (set SEGSERVE_DEBUG=1 for details)`, 1);
+      fail(
+        `unexpected error: ${describeError(err)} (set SEGSERVE_DEBUG=1 for details)`,
+        'SEGSERVE_ERR_INTERNAL',
+      );
     }
   }
 }

@@ -4,8 +4,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
+import { ioError } from '../data/atomic.js';
 import { isValidSeed, MAX_SEED } from '../data/seed.js';
-import { SegserveError, usageError } from '../errors.js';
+import { configFileError, inputPathError } from '../errors.js';
 
 const INTEGER = /^[+]?\d+$/;
 
@@ -13,6 +14,15 @@ export function positiveInt(value: string): number {
   const n = Number(value);
   if (!INTEGER.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
     throw new InvalidArgumentError('expected a positive integer.');
+  }
+  return n;
+}
+
+/** An integer ≥ 0 (a count where 0 means "none" or "off"). */
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!INTEGER.test(value.trim()) || !Number.isSafeInteger(n) || n < 0) {
+    throw new InvalidArgumentError('expected an integer ≥ 0.');
   }
   return n;
 }
@@ -32,21 +42,21 @@ export function seed(value: string): number {
   return n;
 }
 
-/** Reads and parses a JSON file given on the command line; any problem is a usage error naming it. */
+/**
+ * Reads and parses a JSON file given on the command line, naming it in any error: SEGSERVE_ERR_INPUT_PATH
+ * (missing, a directory), SEGSERVE_ERR_IO (unreadable), SEGSERVE_ERR_CONFIG_FILE (not JSON).
+ */
 export async function readJsonFile(path: string, what: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : String(code);
-    throw usageError(`cannot read ${what} ${path}: ${reason}`);
+    throw inputPathError(path, err, what) ?? ioError('read', path, err);
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new SegserveError(`${path}: invalid JSON (${(err as Error).message})`, 'usage');
+    throw configFileError(`${path}: invalid JSON (${(err as Error).message})`);
   }
 }
 

@@ -11,14 +11,18 @@ import { DEFAULT_DATA_PATH, DEFAULT_MODEL_PATH, DEFAULT_ROWS, DEFAULT_SEED } fro
 import { SegserveError } from '../errors.js';
 import {
   DEFAULT_BODY_LIMIT,
+  DEFAULT_DRIFT_WINDOW,
   DEFAULT_GRACE_SECONDS,
+  DEFAULT_GRPC_PORT,
   DEFAULT_MAX_ROWS,
   DEFAULT_METRICS_PORT,
   DEFAULT_MODEL_NAME,
   DEFAULT_PORT,
+  GRPC_PORT_ENV,
 } from '../serve/constants.js';
+import { portVar } from '../serve/env.js';
 import { port, positiveInt, seed } from './options.js';
-import { runServe } from './serve.js';
+import { type Listening, runServe } from './serve.js';
 import { runSimulate } from './simulate.js';
 import { reportFilePath, runTrain } from './train.js';
 
@@ -28,6 +32,7 @@ interface UpFlags {
   host: string;
   port: number;
   metricsPort: number;
+  grpcPort?: number;
   fresh?: boolean;
 }
 
@@ -43,8 +48,13 @@ export function upCommand(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'HTTP port', port, DEFAULT_PORT)
     .option('--metrics-port <port>', 'metrics port', port, DEFAULT_METRICS_PORT)
+    .option(
+      '--grpc-port <port>',
+      `gRPC port (default: $${GRPC_PORT_ENV} or ${DEFAULT_GRPC_PORT}; 0: no gRPC)`,
+      port,
+    )
     .option('--fresh', 'simulate and train again even if the data and the model exist')
-    .action(runUp);
+    .action((flags: UpFlags) => runUp(flags));
 }
 
 async function mtime(path: string): Promise<number | undefined> {
@@ -66,7 +76,9 @@ async function reservePorts(host: string, ports: readonly number[]): Promise<() 
   };
   for (const p of ports) {
     if (p === 0) continue;
-    const server = createServer();
+    // A connection to a reserved port (a health check polling early) is closed at once, so that
+    // releasing the port never waits for it.
+    const server = createServer((socket) => socket.destroy());
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -76,8 +88,8 @@ async function reservePorts(host: string, ports: readonly number[]): Promise<() 
       await release();
       const code = (err as NodeJS.ErrnoException).code;
       throw new SegserveError(
-        `cannot listen on ${host}:${p}: ${code === 'EADDRINUSE' ? 'the port is in use (choose another with --port / --metrics-port)' : (code ?? String(err))}`,
-        'failure',
+        `cannot listen on ${host}:${p}: ${code === 'EADDRINUSE' ? 'the port is in use (choose another with --port / --metrics-port / --grpc-port)' : (code ?? String(err))}`,
+        'SEGSERVE_ERR_LISTEN',
       );
     }
     servers.push(server);
@@ -86,7 +98,9 @@ async function reservePorts(host: string, ports: readonly number[]): Promise<() 
 }
 
 async function runUp(flags: UpFlags): Promise<void> {
-  const releasePorts = await reservePorts(flags.host, [flags.port, flags.metricsPort]);
+  // The same default as serve's, resolved here so that the port is reserved before training.
+  const grpcPort = flags.grpcPort ?? portVar(process.env, GRPC_PORT_ENV) ?? DEFAULT_GRPC_PORT;
+  const releasePorts = await reservePorts(flags.host, [flags.port, flags.metricsPort, grpcPort]);
   // Interrupted while simulating or training: temporary files go, previous outputs stay.
   const stopCleanup = cleanupOnSignals();
   const dataTime = await mtime(DEFAULT_DATA_PATH);
@@ -120,13 +134,19 @@ async function runUp(flags: UpFlags): Promise<void> {
   stopCleanup();
   await releasePorts();
   const shown = flags.host === '0.0.0.0' || flags.host === '::' ? 'localhost' : flags.host;
-  const url = `http://${shown}:${flags.port}`;
-  say(`== serve: ${url} (Seldon Core v1 and Open Inference v2), metrics on :${flags.metricsPort}/metrics`);
-  say(`   report: ${reportFilePath(DEFAULT_MODEL_PATH)}`);
-  say("   try the post's request:");
-  say(`   curl -s -X POST ${url}/api/v1.0/predictions -H 'Content-Type: application/json' \\`);
-  say(`     -d '${POST_REQUEST}'`);
-  say('   stop with Ctrl-C');
+  // The banner once the server listens (a curl tried at once then answers), with the ports bound.
+  const banner = (at: Listening) => {
+    const url = `http://${shown}:${at.port}`;
+    const grpc = at.grpcPort === undefined ? '' : `, gRPC on :${at.grpcPort}`;
+    say(
+      `== serve: ${url} (Seldon Core v1 and Open Inference v2)${grpc}, metrics on :${at.metricsPort}/metrics`,
+    );
+    say(`   report: ${reportFilePath(DEFAULT_MODEL_PATH)}`);
+    say("   try the post's request:");
+    say(`   curl -s -X POST ${url}/api/v1.0/predictions -H 'Content-Type: application/json' \\`);
+    say(`     -d '${POST_REQUEST}'`);
+    say('   stop with Ctrl-C');
+  };
   await runServe({
     model: DEFAULT_MODEL_PATH, // the model just trained, whatever $SEGSERVE_MODEL says
     host: flags.host,
@@ -137,5 +157,8 @@ async function runUp(flags: UpFlags): Promise<void> {
     grace: DEFAULT_GRACE_SECONDS,
     maxRows: DEFAULT_MAX_ROWS,
     bodyLimit: DEFAULT_BODY_LIMIT,
+    grpcPort,
+    driftWindow: DEFAULT_DRIFT_WINDOW,
+    onListening: banner,
   });
 }

@@ -10,7 +10,7 @@ import { createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
 import { access, constants, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
-import { SegserveError } from '../errors.js';
+import { type ErrorCode, SegserveError } from '../errors.js';
 
 /** Temporary files being written, removed on an interrupting signal. */
 const live = new Set<string>();
@@ -37,7 +37,8 @@ function removeTemps(): void {
 
 function exitOnSignal(signal: NodeJS.Signals): void {
   removeTemps();
-  process.stderr.write(`segserve: interrupted (${signal}); previous outputs left in place\n`);
+  const code = 'SEGSERVE_ERR_INTERRUPTED' satisfies ErrorCode;
+  process.stderr.write(`segserve: interrupted (${signal}); previous outputs left in place [${code}]\n`);
   process.exit(signal === 'SIGINT' ? 130 : 143);
 }
 
@@ -91,7 +92,7 @@ export function ioError(action: string, path: string, err: unknown): SegserveErr
               : err instanceof Error
                 ? err.message
                 : String(err);
-  return new SegserveError(`cannot ${action} ${path}: ${reason}`, 'failure', { cause: err });
+  return new SegserveError(`cannot ${action} ${path}: ${reason}`, 'SEGSERVE_ERR_IO', { cause: err });
 }
 
 /**

@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { CsvError, parse } from 'csv-parse';
-import { SegserveError, usageError } from '../errors.js';
+import { csvError, inputPathError, SegserveError } from '../errors.js';
 import { ioError } from './atomic.js';
 
 /** A columnar table of numbers: `columns[j][i]` is row i of column `names[j]`. */
@@ -42,12 +42,10 @@ function badCell(line: number, column: string, cell: string, expected: string): 
 
 export async function checkReadable(path: string): Promise<void> {
   try {
-    if ((await stat(path)).isDirectory()) throw usageError(`cannot read ${path}: it is a directory`);
+    if ((await stat(path)).isDirectory()) throw inputPathError(path, { code: 'EISDIR' });
   } catch (err) {
     if (err instanceof SegserveError) throw err;
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-      throw usageError(`cannot read ${path}: no such file`);
-    throw ioError('read', path, err);
+    throw inputPathError(path, err) ?? ioError('read', path, err);
   }
 }
 
@@ -78,7 +76,7 @@ export async function scanCsv(
       const missing = wanted.filter((w) => !record.includes(w));
       if (missing.length > 0) {
         const names = missing.map((m) => `"${m}"`).join(', ');
-        throw usageError(
+        throw csvError(
           `${path}: missing column${missing.length > 1 ? 's' : ''} ${names} in the header (found: ${record.join(', ')})`,
         );
       }
@@ -126,19 +124,19 @@ export async function scanCsv(
     const cause =
       err instanceof SegserveError || err instanceof BadCell ? err : (err as { cause?: unknown }).cause;
     if (cause instanceof SegserveError) throw cause;
-    if (cause instanceof BadCell) throw usageError(`${path}: ${cause.message}`);
+    if (cause instanceof BadCell) throw csvError(`${path}: ${cause.message}`);
     if (err instanceof CsvError) {
       const { lines, record } = err as CsvError & { lines?: number; record?: unknown[] };
       const where = lines ? `line ${lines}: ` : '';
       if (err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') {
-        throw usageError(`${path}: ${where}${record?.length ?? '?'} fields, expected as many as the header`);
+        throw csvError(`${path}: ${where}${record?.length ?? '?'} fields, expected as many as the header`);
       }
-      throw usageError(`${path}: ${where}${err.message}`);
+      throw csvError(`${path}: ${where}${err.message}`);
     }
     throw ioError('read', path, err);
   }
   if (index === undefined)
-    throw usageError(`${path}: the file is empty (expected a header naming ${wanted.join(', ')})`);
+    throw csvError(`${path}: the file is empty (expected a header naming ${wanted.join(', ')})`);
   return { sha256: hash.digest('hex'), rows };
 }
 
@@ -171,7 +169,7 @@ export async function readTable(
     },
     opts,
   );
-  if (nRows === 0) throw usageError(`${path}: no data rows after the header`);
+  if (nRows === 0) throw csvError(`${path}: no data rows after the header`);
   return {
     names: [...wanted],
     columns: columns.map((c) => c.slice(0, nRows) as Float64Array),

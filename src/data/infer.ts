@@ -4,7 +4,7 @@
  * min/mean/max. A column whose non-missing cells all parse as finite numbers is numeric; anything else
  * is categorical. The target, when named, is categorical (class labels; numbers when they all are).
  */
-import { usageError } from '../errors.js';
+import { schemaError } from '../errors.js';
 import { type ColumnRole, type ColumnSchema, type DataSchema, DEFAULT_NA_VALUES } from './schema.js';
 import { type ColumnScan, type ScanPlan, scanColumns } from './table.js';
 
@@ -57,7 +57,9 @@ export async function inferSchema(path: string, opts: InferOptions = {}): Promis
     path,
     (header) => {
       if (target !== undefined && !header.includes(target)) {
-        throw usageError(`${path}: the target "${target}" is not a column (columns: ${listColumns(header)})`);
+        throw schemaError(
+          `${path}: the target "${target}" is not a column (columns: ${listColumns(header)})`,
+        );
       }
       return header.map(
         (name): ScanPlan => ({ name, mode: name === target ? 'categorical' : 'auto', keep: false }),

@@ -9,12 +9,15 @@
  * file names as target is left out when the command line picks another target. Kinds: flags, then the
  * file, then inference; the target is always categorical (class labels).
  *
- * Every problem is one line (SegserveError 'usage', exit 2) naming the file, column, line or value.
+ * Every problem is one line (a SegserveError, exit 2) naming the file, column, line or value, coded
+ * SEGSERVE_ERR_SCHEMA (roles and kinds against the data), SEGSERVE_ERR_CONFIG_FILE (the schema file
+ * itself), SEGSERVE_ERR_CSV (the data's cells) or SEGSERVE_ERR_INPUT_PATH (a missing file).
  */
 import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { Ajv as AjvClass, ValidateFunction } from 'ajv';
-import { usageError } from '../errors.js';
+import { configFileError, inputPathError, schemaError } from '../errors.js';
+import { ioError } from './atomic.js';
 import { columnSchemaOf, listColumns, normalizeNaValues } from './infer.js';
 import { describeSchemaError } from './json-errors.js';
 import {
@@ -130,7 +133,8 @@ function validator(): ValidateFunction<SchemaFile> {
  * structure (unknown keys, wrong types) and its own consistency (a column listed twice, two targets,
  * categories on a numeric column, a category listed twice). Whether its columns exist is checked
  * against the data by resolveSchema.
- * @throws SegserveError (usage) naming the file and the key.
+ * @throws SegserveError (SEGSERVE_ERR_CONFIG_FILE) naming the file and the key; SEGSERVE_ERR_INPUT_PATH
+ *   for a missing file.
  */
 export async function readSchemaFile(path: string): Promise<SchemaFile> {
   let text: string;
@@ -138,50 +142,47 @@ export async function readSchemaFile(path: string): Promise<SchemaFile> {
     const { readFile } = await import('node:fs/promises');
     text = await readFile(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : String(code);
-    throw usageError(`cannot read schema file ${path}: ${reason}`);
+    throw inputPathError(path, err, 'schema file') ?? ioError('read', path, err);
   }
   let value: unknown;
   try {
     value = JSON.parse(text) as unknown;
   } catch (err) {
-    throw usageError(`${path}: invalid JSON (${(err as Error).message})`);
+    throw configFileError(`${path}: invalid JSON (${(err as Error).message})`);
   }
   const validate = validator();
   if (!validate(value)) {
     const first = validate.errors?.[0];
-    throw usageError(`${path}: ${first ? describeSchemaError(first) : 'invalid schema file'}`);
+    throw configFileError(`${path}: ${first ? describeSchemaError(first) : 'invalid schema file'}`);
   }
   const file = value;
   const seen = new Set<string>();
   let roleTarget: string | undefined;
   (file.columns ?? []).forEach((c, i) => {
     if (seen.has(c.name))
-      throw usageError(`${path}: "columns[${i}].name": column "${c.name}" is listed twice`);
+      throw configFileError(`${path}: "columns[${i}].name": column "${c.name}" is listed twice`);
     seen.add(c.name);
     if (c.role === 'target') {
       if (roleTarget !== undefined) {
-        throw usageError(`${path}: "columns[${i}].role": two targets ("${roleTarget}" and "${c.name}")`);
+        throw configFileError(`${path}: "columns[${i}].role": two targets ("${roleTarget}" and "${c.name}")`);
       }
       roleTarget = c.name;
       if (file.target != null && file.target !== c.name) {
-        throw usageError(
+        throw configFileError(
           `${path}: "columns[${i}].role": "${c.name}" is marked target but "target" is "${file.target}"`,
         );
       }
     }
     if (c.categories) {
       if (c.kind === 'numeric') {
-        throw usageError(`${path}: "columns[${i}].categories" given for a numeric column ("${c.name}")`);
+        throw configFileError(`${path}: "columns[${i}].categories" given for a numeric column ("${c.name}")`);
       }
       const sorted = sortCategories(c.categories);
       if (sorted.length !== c.categories.length) {
         const dup = c.categories.find(
           (v, j) => c.categories?.findIndex((w) => String(w) === String(v)) !== j,
         );
-        throw usageError(`${path}: "columns[${i}].categories" lists ${JSON.stringify(dup)} twice`);
+        throw configFileError(`${path}: "columns[${i}].categories" lists ${JSON.stringify(dup)} twice`);
       }
     }
   });
@@ -206,7 +207,9 @@ function checkNames(
 ) {
   for (const name of list ?? []) {
     if (!header.includes(name)) {
-      throw usageError(`${what}: "${name}" is not a column of ${dataPath} (columns: ${listColumns(header)})`);
+      throw schemaError(
+        `${what}: "${name}" is not a column of ${dataPath} (columns: ${listColumns(header)})`,
+      );
     }
   }
 }
@@ -262,13 +265,13 @@ export async function resolveSchema(dataPath: string, flags: ResolveFlags = {}):
   if (file && filePath) {
     for (const c of file.columns ?? []) {
       if (!header.includes(c.name)) {
-        throw usageError(
+        throw schemaError(
           `${filePath}: column "${c.name}" is not in ${dataPath} (columns: ${listColumns(header)})`,
         );
       }
     }
     if (file.target != null && !header.includes(file.target)) {
-      throw usageError(
+      throw schemaError(
         `${filePath}: target "${file.target}" is not a column of ${dataPath} (columns: ${listColumns(header)})`,
       );
     }
@@ -283,10 +286,10 @@ export async function resolveSchema(dataPath: string, flags: ResolveFlags = {}):
   const target = flags.target ?? fileTarget;
   if (target === undefined) {
     const hint = filePath ? ` (${filePath} names none)` : '';
-    throw usageError(`--target is required: name one of the columns ${listColumns(header)}${hint}`);
+    throw schemaError(`--target is required: name one of the columns ${listColumns(header)}${hint}`);
   }
   if (!header.includes(target)) {
-    throw usageError(
+    throw schemaError(
       `--target: "${target}" is not a column of ${dataPath} (columns: ${listColumns(header)})`,
     );
   }
@@ -300,17 +303,17 @@ export async function resolveSchema(dataPath: string, flags: ResolveFlags = {}):
   const categorical = new Set(flags.categorical ?? []);
   const numeric = new Set(flags.numeric ?? []);
   for (const name of categorical) {
-    if (numeric.has(name)) throw usageError(`"${name}" is given both --categorical and --numeric`);
+    if (numeric.has(name)) throw schemaError(`"${name}" is given both --categorical and --numeric`);
   }
   if (flags.features?.includes(target)) {
-    throw usageError(`--features: "${target}" is the target; a column cannot be both`);
+    throw schemaError(`--features: "${target}" is the target; a column cannot be both`);
   }
-  if (ignore.has(target)) throw usageError(`--ignore: "${target}" is the target; it cannot be ignored`);
+  if (ignore.has(target)) throw schemaError(`--ignore: "${target}" is the target; it cannot be ignored`);
   if (numeric.has(target)) {
-    throw usageError(`--numeric: "${target}" is the target, which is always categorical (class labels)`);
+    throw schemaError(`--numeric: "${target}" is the target, which is always categorical (class labels)`);
   }
   for (const name of flags.features ?? []) {
-    if (ignore.has(name)) throw usageError(`"${name}" is given both --features and --ignore`);
+    if (ignore.has(name)) throw schemaError(`"${name}" is given both --features and --ignore`);
   }
 
   // Roles.
@@ -326,7 +329,7 @@ export async function resolveSchema(dataPath: string, flags: ResolveFlags = {}):
     });
   }
   if (featureNames.length === 0) {
-    throw usageError(
+    throw schemaError(
       `no feature left: every column of ${dataPath} but the target "${target}" is ignored (columns: ${listColumns(header)})`,
     );
   }
@@ -375,14 +378,14 @@ export async function resolveSchema(dataPath: string, flags: ResolveFlags = {}):
   for (const c of targetCol.codes) counts[c] = (counts[c] as number) + 1;
   const present = targetCol.categories.filter((_, i) => (counts[i] as number) > 0);
   if (present.length < 2) {
-    throw usageError(
+    throw schemaError(
       `${dataPath}: the target "${target}" has ${present.length === 1 ? `one class only (${JSON.stringify(present[0])})` : 'no class'}; a classifier needs at least 2`,
     );
   }
   for (let i = 0; i < counts.length; i++) {
     const n = counts[i] as number;
     if (n === 1) {
-      throw usageError(
+      throw schemaError(
         `${dataPath}: class ${JSON.stringify(targetCol.categories[i])} of the target "${target}" has 1 row; every class needs at least 2 (drop the row or merge the class)`,
       );
     }
@@ -393,7 +396,7 @@ export async function resolveSchema(dataPath: string, flags: ResolveFlags = {}):
     const s = scanOf(name);
     const hint = `drop it with --ignore ${name}`;
     if (s.missing === nRows) {
-      throw usageError(
+      throw schemaError(
         `${dataPath}: feature "${name}" is entirely missing (${plural(nRows, 'row')}); ${hint}`,
       );
     }
@@ -401,7 +404,7 @@ export async function resolveSchema(dataPath: string, flags: ResolveFlags = {}):
     const constant = s.missing === 0 && (col.kind === 'numeric' ? s.min === s.max : s.distinct === 1);
     if (constant) {
       const value = col.kind === 'numeric' ? s.min : (col.categories[col.codes[0] as number] as Category);
-      throw usageError(
+      throw schemaError(
         `${dataPath}: feature "${name}" is constant (${JSON.stringify(value)} in every row); ${hint}`,
       );
     }

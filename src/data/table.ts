@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { CsvError, parse } from 'csv-parse';
-import { SegserveError, usageError } from '../errors.js';
+import { csvError, SegserveError } from '../errors.js';
 import { ioError } from './atomic.js';
 import { checkReadable, NUMBER } from './csv.js';
 import {
@@ -378,10 +378,10 @@ class Accumulator {
 function checkHeader(path: string, header: string[], line: number): void {
   const at = new Map<string, number>();
   header.forEach((name, i) => {
-    if (name === '') throw usageError(`${path}: line ${line}: column ${i + 1} of the header has no name`);
+    if (name === '') throw csvError(`${path}: line ${line}: column ${i + 1} of the header has no name`);
     const first = at.get(name);
     if (first !== undefined) {
-      throw usageError(
+      throw csvError(
         `${path}: line ${line}: duplicate column name "${name}" in the header (columns ${first + 1} and ${i + 1})`,
       );
     }
@@ -394,14 +394,14 @@ function scanError(path: string, err: unknown): SegserveError {
   const cause =
     err instanceof SegserveError || err instanceof BadCell ? err : (err as { cause?: unknown }).cause;
   if (cause instanceof SegserveError) return cause;
-  if (cause instanceof BadCell) return usageError(`${path}: ${cause.message}`);
+  if (cause instanceof BadCell) return csvError(`${path}: ${cause.message}`);
   if (err instanceof CsvError) {
     const { lines, record } = err as CsvError & { lines?: number; record?: unknown[] };
     const where = lines ? `line ${lines}: ` : '';
     if (err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') {
-      return usageError(`${path}: ${where}${record?.length ?? '?'} fields, expected as many as the header`);
+      return csvError(`${path}: ${where}${record?.length ?? '?'} fields, expected as many as the header`);
     }
-    return usageError(`${path}: ${where}${err.message}`);
+    return csvError(`${path}: ${where}${err.message}`);
   }
   return ioError('read', path, err);
 }
@@ -427,7 +427,7 @@ export async function readHeader(path: string): Promise<string[]> {
   } catch (err) {
     if (header === undefined) throw scanError(path, err);
   }
-  if (header === undefined) throw usageError(`${path}: the file is empty (expected a header line)`);
+  if (header === undefined) throw csvError(`${path}: the file is empty (expected a header line)`);
   checkHeader(path, header, line);
   return header;
 }
@@ -491,7 +491,7 @@ async function scanOnce(
     index = Int32Array.from(plans, (p) => {
       const at = record.indexOf(p.name);
       if (at < 0)
-        throw usageError(`${path}: no column "${p.name}" in the header (columns: ${record.join(', ')})`);
+        throw csvError(`${path}: no column "${p.name}" in the header (columns: ${record.join(', ')})`);
       return at;
     });
   };
@@ -529,8 +529,8 @@ async function scanOnce(
   } catch (err) {
     throw scanError(path, err);
   }
-  if (header === undefined) throw usageError(`${path}: the file is empty (expected a header line)`);
-  if (nRows === 0) throw usageError(`${path}: no data rows after the header`);
+  if (header === undefined) throw csvError(`${path}: the file is empty (expected a header line)`);
+  if (nRows === 0) throw csvError(`${path}: no data rows after the header`);
   return { header, accs, nRows, sha256: hash.digest('hex') };
 }
 

@@ -109,7 +109,7 @@ export class ModelFileError extends SegserveError {
     readonly source: string,
     readonly reason: string,
   ) {
-    super(`${source}: ${reason}`, 'failure');
+    super(`${source}: ${reason}`, 'SEGSERVE_ERR_MODEL_FILE');
     this.name = 'ModelFileError';
   }
 }

@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { CsvError, parse } from 'csv-parse';
 import { ioError } from '../data/atomic.js';
 import { DEFAULT_NA_VALUES } from '../data/schema.js';
-import { SegserveError, usageError } from '../errors.js';
+import { csvError, inputPathError, SegserveError, usageError } from '../errors.js';
 import { TreeExplainer } from '../forest/treeshap.js';
 import { OrdinalEncoder } from './encoder.js';
 import { argmax, type ForestModel } from './model.js';
@@ -97,12 +97,10 @@ export function outputColumns(model: ForestModel, keep: readonly string[], expla
 /** Refuses a path that is not a readable file, naming it. */
 async function checkReadable(path: string): Promise<void> {
   try {
-    if ((await stat(path)).isDirectory()) throw usageError(`cannot read ${path}: it is a directory`);
+    if ((await stat(path)).isDirectory()) throw inputPathError(path, { code: 'EISDIR' });
   } catch (err) {
     if (err instanceof SegserveError) throw err;
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-      throw usageError(`cannot read ${path}: no such file`);
-    throw ioError('read', path, err);
+    throw inputPathError(path, err) ?? ioError('read', path, err);
   }
 }
 
@@ -204,7 +202,7 @@ export async function readCsvBatches(
       if (index === undefined) {
         const absent = [...features, ...kept].filter((c) => !record.includes(c));
         if (absent.length > 0) {
-          throw usageError(
+          throw csvError(
             `${path}: missing column${absent.length > 1 ? 's' : ''} ${absent.map((c) => `"${c}"`).join(', ')} in the header (found: ${record.join(', ')})`,
           );
         }
@@ -215,7 +213,7 @@ export async function readCsvBatches(
         encode(record, line);
       } catch (err) {
         if (!(err instanceof BadRow)) throw err;
-        if (!opts.onBadRow) throw usageError(`${path}: ${err.message}`);
+        if (!opts.onBadRow) throw csvError(`${path}: ${err.message}`);
         skipped++;
         opts.onBadRow(err.message);
         return;
@@ -245,12 +243,12 @@ export async function readCsvBatches(
     if (cause instanceof SegserveError) throw cause;
     if (err instanceof CsvError) {
       const { lines } = err as CsvError & { lines?: number };
-      throw usageError(`${path}: ${lines ? `line ${lines}: ` : ''}${err.message}`);
+      throw csvError(`${path}: ${lines ? `line ${lines}: ` : ''}${err.message}`);
     }
     throw ioError('read', path, err);
   }
   if (index === undefined)
-    throw usageError(`${path}: the file is empty (expected a header naming ${features.join(', ')})`);
+    throw csvError(`${path}: the file is empty (expected a header naming ${features.join(', ')})`);
   if (n > 0) {
     rows += n;
     await sink(batch());

@@ -3,7 +3,7 @@
  * candidates from it (without replacement, seeded).
  */
 import { createRng } from '../data/random.js';
-import { usageError } from '../errors.js';
+import { paramsError } from '../errors.js';
 import { ForestParamError, validateParams } from '../forest/params.js';
 import { fromSkParams, type SkParams } from '../pipeline/params.js';
 
@@ -61,7 +61,7 @@ export function checkParams(p: SkParams, nFeatures: number, source: string): voi
   } catch (err) {
     if (!(err instanceof ForestParamError)) throw err;
     const snake = camelToSnake[err.param] ?? err.param;
-    throw usageError(`${source}: ${err.message.replace(err.param, snake)}`);
+    throw paramsError(`${source}: ${err.message.replace(err.param, snake)}`);
   }
 }
 
@@ -71,21 +71,21 @@ export function checkParams(p: SkParams, nFeatures: number, source: string): voi
  */
 export function parseSpace(json: unknown, nFeatures: number, source: string): Space {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw usageError(
+    throw paramsError(
       `${source}: expected a JSON object such as {"n_estimators": [50, 100], "max_depth": [4, null]}`,
     );
   }
   const obj = json as Record<string, unknown>;
   for (const key of Object.keys(obj)) {
     if (!(PARAM_NAMES as readonly string[]).includes(key)) {
-      throw usageError(`${source}: unknown parameter "${key}" (known: ${PARAM_NAMES.join(', ')})`);
+      throw paramsError(`${source}: unknown parameter "${key}" (known: ${PARAM_NAMES.join(', ')})`);
     }
   }
   const space = {} as Record<string, unknown[]>;
   for (const key of PARAM_NAMES) {
     const values = key in obj ? obj[key] : [DEFAULT_PARAMS[key]];
     if (!Array.isArray(values) || values.length === 0) {
-      throw usageError(`${source}: "${key}" must be a non-empty array of values`);
+      throw paramsError(`${source}: "${key}" must be a non-empty array of values`);
     }
     values.forEach((v, i) => {
       checkParams({ ...DEFAULT_PARAMS, [key]: v }, nFeatures, `${source}: "${key}"[${i}]`);

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import type { Ajv as AjvClass, ValidateFunction } from 'ajv';
 import { describeSchemaError } from '../data/json-errors.js';
-import { usageError } from '../errors.js';
+import { configFileError } from '../errors.js';
 
 export interface AgeBand {
   /** Probability of the band; the bands' probabilities sum to 1. */
@@ -211,14 +211,14 @@ function deepMerge(base: unknown, override: unknown): unknown {
  * @param source names the origin in error messages, e.g. the file path.
  */
 export function parseSpec(override: unknown, source = 'spec'): Spec {
-  if (!isPlainObject(override)) throw usageError(`${source}: expected a JSON object of spec overrides`);
+  if (!isPlainObject(override)) throw configFileError(`${source}: expected a JSON object of spec overrides`);
   const merged = deepMerge(structuredClone(DEFAULT_SPEC), override);
   const validate = validator();
   if (!validate(merged)) {
     const first = validate.errors?.[0];
-    throw usageError(`${source}: ${first ? describeSchemaError(first) : 'invalid spec'}`);
+    throw configFileError(`${source}: ${first ? describeSchemaError(first) : 'invalid spec'}`);
   }
   const problem = semanticProblem(merged);
-  if (problem) throw usageError(`${source}: ${problem}`);
+  if (problem) throw configFileError(`${source}: ${problem}`);
   return merged;
 }

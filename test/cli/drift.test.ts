@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadArtifact } from '../../src/pipeline/artifact.js';
 import { readCsvBatches } from '../../src/pipeline/batch.js';
 import { DriftWindow } from '../../src/pipeline/drift.js';
-import { runCli } from '../helpers/cli.js';
+import { errorCode, runCli } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'segserve-drift-'));
 const training = join(dir, 'customers.csv');
@@ -87,7 +87,10 @@ describe('segserve drift', () => {
     expect(s.features.find((f) => f.name === 'age')?.status).toBe('shifted');
     for (const name of ['income', 'response', 'events']) expect(psi[name], name).toBeLessThan(0.1);
     expect(s.exceeded).toEqual(['age']);
-    expect(r.stderr).toMatch(/^segserve: drift: PSI above --fail-above 0\.25: age \d+\.\d{4}\n$/);
+    expect(errorCode(r.stderr)).toBe('SEGSERVE_ERR_DRIFT');
+    expect(r.stderr).toMatch(
+      /^segserve: drift: PSI above --fail-above 0\.25: age \d+\.\d{4} \[SEGSERVE_ERR_DRIFT\]\n$/,
+    );
     // without --fail-above the figures are the same and the exit is 0
     const plain = await runCli(['drift', '--model', model, '--data', older, '--json']);
     expect(plain.code).toBe(0);
@@ -172,43 +175,60 @@ describe('segserve drift', () => {
       return path;
     };
     const V1 = join(import.meta.dirname, '..', 'fixtures', 'model.json');
-    const cases: [string, () => string[], RegExp][] = [
+    const cases: [string, () => string[], string, RegExp][] = [
       [
         'a model without a drift reference (format v1)',
         () => ['--model', V1, '--data', fresh],
+        'SEGSERVE_ERR_NO_DRIFT_REFERENCE',
         /^segserve: .*model\.json: the model has no drift reference \(format v1, .*retrain it with `segserve train`/,
       ],
-      ['no such data file', () => ['--model', model, '--data', join(dir, 'none.csv')], /no such file/],
+      [
+        'no such data file',
+        () => ['--model', model, '--data', join(dir, 'none.csv')],
+        'SEGSERVE_ERR_INPUT_PATH',
+        /no such file/,
+      ],
       [
         'a missing column',
         () => ['--model', model, '--data', write('nocol.csv', 'age,income,response\n30,100,1\n')],
+        'SEGSERVE_ERR_CSV',
         /missing column "events" in the header/,
       ],
-      ['an empty file', () => ['--model', model, '--data', write('empty.csv', '')], /the file is empty/],
+      [
+        'an empty file',
+        () => ['--model', model, '--data', write('empty.csv', '')],
+        'SEGSERVE_ERR_CSV',
+        /the file is empty/,
+      ],
       [
         'a header without rows',
         () => ['--model', model, '--data', write('head.csv', 'age,income,response,events\n')],
+        'SEGSERVE_ERR_CSV',
         /no data rows/,
       ],
       [
         'a ragged row',
         () => ['--model', model, '--data', write('ragged.csv', 'age,income,response,events\n30,100,1\n')],
+        'SEGSERVE_ERR_CSV',
         /line 2/,
       ],
       [
         'a bad --fail-above',
         () => ['--model', model, '--data', fresh, '--fail-above', 'high'],
+        'SEGSERVE_ERR_OPTION',
         /--fail-above/,
       ],
       [
         'a negative --fail-above',
         () => ['--model', model, '--data', fresh, '--fail-above', '-1'],
+        'SEGSERVE_ERR_OPTION',
         /--fail-above/,
       ],
-      ['no --data', () => ['--model', model], /required option '--data <path>'/],
+      ['no --data', () => ['--model', model], 'SEGSERVE_ERR_OPTION', /required option '--data <path>'/],
     ];
-    it.each(cases)('%s', async (_name, args, message) => {
+    it.each(cases)('%s', async (_name, args, code, message) => {
       const r = await runCli(['drift', ...args()]);
+      expect(errorCode(r.stderr), r.stderr).toBe(code);
       expect(r.code).toBe(2);
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(message);

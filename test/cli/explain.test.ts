@@ -14,7 +14,7 @@ import { buildArtifact, loadArtifact, loadModel, saveArtifact } from '../../src/
 import { readCsvBatches } from '../../src/pipeline/batch.js';
 import { ForestModel } from '../../src/pipeline/model.js';
 import { fromSkParams } from '../../src/pipeline/params.js';
-import { runCli } from '../helpers/cli.js';
+import { errorCode, runCli } from '../helpers/cli.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 const V1_MODEL = join(FIXTURES, 'model.json');
@@ -163,6 +163,7 @@ describe('predict --explain on the post’s model (format v1 fixture)', () => {
       'shap_age',
     ]);
     expect(r.code).toBe(2);
+    expect(errorCode(r.stderr)).toBe('SEGSERVE_ERR_OPTION');
     expect(r.stderr).toMatch(/^segserve: --explain: the output would have two columns named "shap_age"/);
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadArtifact } from '../../src/pipeline/artifact.js';
 import { VERSION } from '../../src/version.js';
-import { runCli } from '../helpers/cli.js';
+import { errorCode, runCli } from '../helpers/cli.js';
 
 const MODEL = join(import.meta.dirname, '..', 'fixtures', 'model.json');
 
@@ -96,8 +96,9 @@ describe('segserve inspect', () => {
     writeFileSync(path, '{"format":{"name":"segserve-model","version":9}}');
     const r = await runCli(['inspect', '--model', path]);
     expect(r.code).toBe(1);
+    expect(errorCode(r.stderr)).toBe('SEGSERVE_ERR_MODEL_FILE');
     expect(r.stderr).toBe(
-      `segserve: ${path}: model format version 9 is not supported by segserve ${VERSION} (it reads versions 1 and 2)\n`,
+      `segserve: ${path}: model format version 9 is not supported by segserve ${VERSION} (it reads versions 1 and 2) [SEGSERVE_ERR_MODEL_FILE]\n`,
     );
   });
 });

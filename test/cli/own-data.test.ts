@@ -4,11 +4,25 @@
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { CliErrorCode } from '../../src/errors.js';
 import { loadArtifact } from '../../src/pipeline/artifact.js';
-import { CLI_BIN, runCli } from '../helpers/cli.js';
+import { CLI_BIN, errorCode, runCli, spawnCli } from '../helpers/cli.js';
+
+/** A port that was free a moment ago. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'segserve-own-'));
 const penguins = join(dir, 'penguins.csv');
@@ -31,7 +45,11 @@ describe('segserve on penguins', () => {
     };
     expect(schema.target).toBe('species');
     const col = (name: string) => schema.columns.find((c) => c.name === name);
-    expect(col('island')).toMatchObject({ kind: 'categorical', missing: 0, categories: ['Biscoe', 'Dream', 'Torgersen'] });
+    expect(col('island')).toMatchObject({
+      kind: 'categorical',
+      missing: 0,
+      categories: ['Biscoe', 'Dream', 'Torgersen'],
+    });
     expect(col('sex')).toMatchObject({ kind: 'categorical', missing: 11 });
     expect(col('body_mass_g')).toMatchObject({ kind: 'numeric', missing: 2 });
   });
@@ -50,14 +68,33 @@ describe('segserve on penguins', () => {
 
   it('the same seed gives the same bytes', async () => {
     const again = join(dir, 'again.json');
-    const r = await runCli(['train', '--data', penguins, '--target', 'species', '--out', again, '--no-report']);
+    const r = await runCli([
+      'train',
+      '--data',
+      penguins,
+      '--target',
+      'species',
+      '--out',
+      again,
+      '--no-report',
+    ]);
     expect(r.code).toBe(0);
     expect(readFileSync(again).equals(readFileSync(model))).toBe(true);
   });
 
   it('predict --keep species writes all 344 rows, one p_<label> column per class and the label', async () => {
     const out = join(dir, 'scored.csv');
-    const r = await runCli(['predict', '--data', penguins, '--model', model, '--keep', 'species', '--out', out]);
+    const r = await runCli([
+      'predict',
+      '--data',
+      penguins,
+      '--model',
+      model,
+      '--keep',
+      'species',
+      '--out',
+      out,
+    ]);
     expect(r.code).toBe(0);
     const [header, ...rows] = readFileSync(out, 'utf8').trim().split('\n');
     expect(header).toBe(
@@ -108,26 +145,162 @@ describe('segserve on penguins', () => {
   });
 });
 
+describe('segserve serve on the penguins model (spawned)', () => {
+  const NAMES = [
+    'island',
+    'bill_length_mm',
+    'bill_depth_mm',
+    'flipper_length_mm',
+    'body_mass_g',
+    'sex',
+    'year',
+  ];
+  const ROW = ['Biscoe', 47.5, 15.0, 212, 5200, null, 2009];
+  let base = '';
+  let stop: () => Promise<void> = async () => {};
+
+  beforeAll(async () => {
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    const child = spawnCli([
+      'serve',
+      '--model',
+      model,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--metrics-port',
+      String(metricsPort),
+      '--grpc-port',
+      '0',
+      '--drain-delay',
+      '0',
+    ]);
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    stop = async () => {
+      child.kill('SIGTERM');
+      await exited;
+    };
+    base = `http://127.0.0.1:${port}`;
+    const until = Date.now() + 20_000;
+    for (;;) {
+      const ok = await fetch(`${base}/health/ping`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      if (Date.now() > until) throw new Error('the server did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }, 30_000);
+
+  const post = async (path: string, body: unknown) => {
+    const r = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  };
+
+  it('answers a Seldon request with strings and nulls, and the same row with reordered names the same', async () => {
+    const a = await post('/api/v1.0/predictions', { data: { names: NAMES, ndarray: [ROW] } });
+    expect(a.status).toBe(200);
+    const data = a.body.data as { names: string[]; ndarray: number[][] };
+    expect(data.names).toEqual(['Adelie', 'Chinstrap', 'Gentoo']);
+    const order = [4, 0, 3, 5, 6, 2, 1];
+    const b = await post('/api/v1.0/predictions', {
+      data: { names: order.map((i) => NAMES[i]), ndarray: [order.map((i) => ROW[i])] },
+    });
+    expect(b.body).toEqual(a.body);
+  });
+
+  it('refuses an unknown island with a 400 naming the column', async () => {
+    const r = await post('/api/v1.0/predictions', {
+      data: { names: NAMES, ndarray: [['Atlantis', ...ROW.slice(1)]] },
+    });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(r.body)).toContain('column \\"island\\"');
+  });
+
+  it('answers an OIP per-column request with BYTES inputs: a Biscoe penguin of 212 mm and 5200 g is a Gentoo', async () => {
+    const r = await post('/v2/models/segserve/infer', {
+      inputs: [
+        { name: 'island', datatype: 'BYTES', shape: [1], data: ['Biscoe'] },
+        { name: 'flipper_length_mm', datatype: 'FP64', shape: [1], data: [212] },
+        { name: 'body_mass_g', datatype: 'FP64', shape: [1], data: [5200] },
+      ],
+    });
+    expect(r.status).toBe(200);
+    const outputs = r.body.outputs as { name: string; datatype: string; data: unknown[] }[];
+    const label = outputs.find((o) => o.name === 'species');
+    expect(label).toMatchObject({ datatype: 'BYTES', data: ['Gentoo'] });
+  });
+
+  it('stops on SIGTERM', async () => {
+    await stop();
+  });
+});
+
 describe('bad own data: one line, exit 2, nothing written', () => {
   const write = (name: string, text: string) => {
     const path = join(dir, name);
     writeFileSync(path, text);
     return path;
   };
-  const cases: [string, string, string[], RegExp][] = [
-    ['no target named', 'a,b,y\n1,2,x\n3,4,y\n', [], /--target/],
-    ['a target that is not a column', 'a,b,y\n1,2,x\n3,4,y\n', ['--target', 'z'], /"z".*a, b, y/],
-    ['a class with one row', 'a,b,y\n1,2,x\n3,4,y\n5,6,y\n', ['--target', 'y'], /class "x".*1 row/],
-    ['a constant feature', 'a,b,y\n1,2,x\n1,4,y\n1,6,x\n1,3,y\n', ['--target', 'y'], /"a".*constant/],
-    ['an entirely missing feature', 'a,b,y\nNA,2,x\n,4,y\nNA,6,x\nNA,3,y\n', ['--target', 'y'], /"a".*missing/],
-    ['a duplicate column name', 'a,a,y\n1,2,x\n3,4,y\n', ['--target', 'y'], /duplicate/],
-    ['an empty file', '', ['--target', 'y'], /empty/],
-    ['a feature that is not a column', 'a,b,y\n1,2,x\n3,4,y\n', ['--target', 'y', '--features', 'a,q'], /"q"/],
+  const cases: [string, string, string[], CliErrorCode, RegExp][] = [
+    ['no target named', 'a,b,y\n1,2,x\n3,4,y\n', [], 'SEGSERVE_ERR_SCHEMA', /--target/],
+    [
+      'a target that is not a column',
+      'a,b,y\n1,2,x\n3,4,y\n',
+      ['--target', 'z'],
+      'SEGSERVE_ERR_SCHEMA',
+      /"z".*a, b, y/,
+    ],
+    [
+      'a class with one row',
+      'a,b,y\n1,2,x\n3,4,y\n5,6,y\n',
+      ['--target', 'y'],
+      'SEGSERVE_ERR_SCHEMA',
+      /class "x".*1 row/,
+    ],
+    [
+      'a constant feature',
+      'a,b,y\n1,2,x\n1,4,y\n1,6,x\n1,3,y\n',
+      ['--target', 'y'],
+      'SEGSERVE_ERR_SCHEMA',
+      /"a".*constant/,
+    ],
+    [
+      'an entirely missing feature',
+      'a,b,y\nNA,2,x\n,4,y\nNA,6,x\nNA,3,y\n',
+      ['--target', 'y'],
+      'SEGSERVE_ERR_SCHEMA',
+      /"a".*missing/,
+    ],
+    ['a duplicate column name', 'a,a,y\n1,2,x\n3,4,y\n', ['--target', 'y'], 'SEGSERVE_ERR_CSV', /duplicate/],
+    ['an empty file', '', ['--target', 'y'], 'SEGSERVE_ERR_CSV', /empty/],
+    [
+      'a feature that is not a column',
+      'a,b,y\n1,2,x\n3,4,y\n',
+      ['--target', 'y', '--features', 'a,q'],
+      'SEGSERVE_ERR_SCHEMA',
+      /"q"/,
+    ],
+    ['a ragged row', 'a,b,y\n1,2,x\n3,4\n', ['--target', 'y'], 'SEGSERVE_ERR_CSV', /line 3/],
+    [
+      'a missing target cell',
+      'a,b,y\n1,2,x\n3,4,\n5,6,y\n',
+      ['--target', 'y'],
+      'SEGSERVE_ERR_CSV',
+      /line 3.*target/,
+    ],
   ];
-  it.each(cases)('%s', async (_, text, args, message) => {
+  it.each(cases)('%s', async (_, text, args, error, message) => {
     const data = write(`bad-${Math.random().toString(36).slice(2)}.csv`, text);
     const out = join(dir, 'never.json');
     const r = await runCli(['train', '--data', data, '--out', out, '--no-search', ...args]);
+    expect(errorCode(r.stderr), r.stderr).toBe(error);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -156,6 +329,7 @@ describe('an interrupted train', () => {
     child.kill('SIGINT');
     expect(await exited).toBe(130);
     expect(stderr).toContain('interrupted');
+    expect(errorCode(stderr)).toBe('SEGSERVE_ERR_INTERRUPTED');
     expect(readFileSync(out, 'utf8')).toBe('previous model');
     expect(readdirSync(work).filter((f) => f.includes('.tmp-'))).toEqual([]);
   }, 60_000);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/pipeline/artifact.js';
-import { runCli } from '../helpers/cli.js';
+import { errorCode, runCli } from '../helpers/cli.js';
 
 const MODEL = join(import.meta.dirname, '..', 'fixtures', 'model.json');
 const dir = mkdtempSync(join(tmpdir(), 'segserve-predict-'));
@@ -68,8 +68,9 @@ describe('segserve predict', () => {
     const out = join(dir, 'never.csv');
     const r = await runCli(['predict', '--data', bad, '--model', MODEL, '--out', out]);
     expect(r.code).toBe(2);
+    expect(errorCode(r.stderr)).toBe('SEGSERVE_ERR_CSV');
     expect(r.stderr).toBe(
-      `segserve: ${bad}: line 3, column "events": "9", expected one of the known categories [0, 1, 2, 3, 4, 5, 6]\n`,
+      `segserve: ${bad}: line 3, column "events": "9", expected one of the known categories [0, 1, 2, 3, 4, 5, 6] [SEGSERVE_ERR_CSV]\n`,
     );
   });
 
@@ -83,12 +84,21 @@ describe('segserve predict', () => {
   });
 
   it('refuses a missing --data, a missing model and a bad format', async () => {
-    expect((await runCli(['predict'])).stderr).toBe(
-      "segserve: required option '--data <path>' not specified\n",
+    const noData = await runCli(['predict']);
+    expect(noData.code).toBe(2);
+    expect(errorCode(noData.stderr)).toBe('SEGSERVE_ERR_OPTION');
+    expect(noData.stderr).toBe(
+      "segserve: required option '--data <path>' not specified [SEGSERVE_ERR_OPTION]\n",
     );
     const noModel = await runCli(['predict', '--data', input, '--model', join(dir, 'none.json')]);
     expect(noModel.code).toBe(1);
+    expect(errorCode(noModel.stderr)).toBe('SEGSERVE_ERR_MODEL_FILE');
     expect(noModel.stderr).toContain('cannot read model');
-    expect((await runCli(['predict', '--data', input, '--format', 'xml'])).code).toBe(2);
+    const badFormat = await runCli(['predict', '--data', input, '--format', 'xml']);
+    expect(badFormat.code).toBe(2);
+    expect(errorCode(badFormat.stderr)).toBe('SEGSERVE_ERR_OPTION');
+    const noInput = await runCli(['predict', '--data', join(dir, 'none.csv'), '--model', MODEL]);
+    expect(noInput.code).toBe(2);
+    expect(errorCode(noInput.stderr)).toBe('SEGSERVE_ERR_INPUT_PATH');
   });
 });

@@ -10,6 +10,8 @@ import { main } from '../../src/cli/main.js';
 import { inferSchema } from '../../src/data/infer.js';
 import { resolveSchema } from '../../src/data/resolve.js';
 import type { DataSchema } from '../../src/data/schema.js';
+import { type CliErrorCode, ERRORS } from '../../src/errors.js';
+import { errorCode } from '../helpers/cli.js';
 
 const PENGUINS = new URL('../fixtures/penguins.csv', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'segserve-cli-schema-'));
@@ -48,8 +50,10 @@ afterEach(() => {
   process.stdout.removeAllListeners('error');
 });
 
-function expectOneLineError(r: Run, code: number, message: RegExp): void {
-  expect(r.code, r.stderr).toBe(code);
+/** The error `error` (its code on the one line, its exit code), nothing on stdout, the line matching `message`. */
+function expectOneLineError(r: Run, error: CliErrorCode, message: RegExp): void {
+  expect(errorCode(r.stderr), r.stderr).toBe(error);
+  expect(r.code, r.stderr).toBe(ERRORS[error].exit);
   expect(r.stdout).toBe('');
   expect(r.stderr).toMatch(/^segserve: [^\n]+\n$/);
   expect(r.stderr).toMatch(message);
@@ -152,18 +156,35 @@ describe('segserve schema: bad input is one line and exit 2 (exit 1 when writing
     [
       'a target that is not a column',
       () => [PENGUINS, '--target', 'specie'],
+      'SEGSERVE_ERR_SCHEMA',
       /"specie" is not a column \(columns: species, island/,
     ],
-    ['an empty file', () => [csv('empty.csv', '')], /empty\.csv: the file is empty/],
-    ['a duplicate column name', () => [csv('dup.csv', 'a,a\n1,2\n')], /duplicate column name "a"/],
-    ['a ragged row', () => [csv('ragged.csv', 'a,b\n1,2\n3\n')], /ragged\.csv: line 3: 1 fields/],
-    ['a missing file', () => [join(dir, 'nope.csv')], /cannot read .*nope\.csv: no such file/],
-  ])('%s', async (_what, args, message) => {
-    expectOneLineError(await run('schema', '--data', ...args()), 2, message);
+    ['an empty file', () => [csv('empty.csv', '')], 'SEGSERVE_ERR_CSV', /empty\.csv: the file is empty/],
+    [
+      'a duplicate column name',
+      () => [csv('dup.csv', 'a,a\n1,2\n')],
+      'SEGSERVE_ERR_CSV',
+      /duplicate column name "a"/,
+    ],
+    [
+      'a ragged row',
+      () => [csv('ragged.csv', 'a,b\n1,2\n3\n')],
+      'SEGSERVE_ERR_CSV',
+      /ragged\.csv: line 3: 1 fields/,
+    ],
+    [
+      'a missing file',
+      () => [join(dir, 'nope.csv')],
+      'SEGSERVE_ERR_INPUT_PATH',
+      /cannot read .*nope\.csv: no such file/,
+    ],
+    ['an unknown option', () => [PENGUINS, '--bogus'], 'SEGSERVE_ERR_OPTION', /unknown option '--bogus'/],
+  ] as const)('%s', async (_what, args, error, message) => {
+    expectOneLineError(await run('schema', '--data', ...args()), error, message);
   });
 
   it('an --out in a missing folder fails before reading, exit 1', async () => {
     const r = await run('schema', '--data', PENGUINS, '--out', join(dir, 'missing', 'x.json'));
-    expectOneLineError(r, 1, /cannot write .*x\.json: the folder does not exist/);
+    expectOneLineError(r, 'SEGSERVE_ERR_IO', /cannot write .*x\.json: the folder does not exist/);
   });
 });

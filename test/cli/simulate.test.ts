@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SEED } from '../../src/defaults.js';
+import { type CliErrorCode, ERRORS } from '../../src/errors.js';
 import { customersSchema } from '../../src/simulate/simulate.js';
 import { DEFAULT_SPEC, parseSpec } from '../../src/simulate/spec.js';
 import { VERSION } from '../../src/version.js';
-import { type CliResult, runCli } from '../helpers/cli.js';
+import { type CliResult, errorCode, runCli } from '../helpers/cli.js';
 import { simulateCsv } from '../simulate/stats.js';
 
 let root: string;
@@ -36,9 +37,13 @@ async function listing(dir: string): Promise<string[]> {
   return (await readdir(dir)).sort();
 }
 
-/** Exit `code`, nothing on stdout, one `segserve: ...` line on stderr matching `message`, no stack. */
-function expectOneLineError(r: CliResult, code: number, message: RegExp): void {
-  expect(r.code, r.stderr).toBe(code);
+/**
+ * The error `error` (its code on the line, its exit code), nothing on stdout, one `segserve: ...` line on
+ * stderr matching `message`, no stack.
+ */
+function expectOneLineError(r: CliResult, error: CliErrorCode, message: RegExp): void {
+  expect(errorCode(r.stderr), r.stderr).toBe(error);
+  expect(r.code, r.stderr).toBe(ERRORS[error].exit);
   expect(r.stdout).toBe('');
   expect(r.stderr).toMatch(/^segserve: [^\n]+\n$/);
   expect(r.stderr).toMatch(message);
@@ -81,69 +86,90 @@ interface BadCase {
   files?: Record<string, string>;
   /** Folders to create in the working directory. */
   dirs?: string[];
-  code: number;
+  /** The catalogue code; the exit code is its entry's. */
+  error: CliErrorCode;
   message: RegExp;
 }
 
 const BAD_INPUTS: BadCase[] = [
   // bad options: exit 2, checked with an explicit --out
-  { name: '--rows 0', args: ['--rows', '0'], code: 2, message: /--rows.*'0'.*positive integer/ },
-  { name: '--rows abc', args: ['--rows', 'abc'], code: 2, message: /--rows.*'abc'.*positive integer/ },
-  { name: '--rows 1.5', args: ['--rows', '1.5'], code: 2, message: /--rows.*'1\.5'.*positive integer/ },
+  {
+    name: '--rows 0',
+    args: ['--rows', '0'],
+    error: 'SEGSERVE_ERR_OPTION',
+    message: /--rows.*'0'.*positive integer/,
+  },
+  {
+    name: '--rows abc',
+    args: ['--rows', 'abc'],
+    error: 'SEGSERVE_ERR_OPTION',
+    message: /--rows.*'abc'.*positive integer/,
+  },
+  {
+    name: '--rows 1.5',
+    args: ['--rows', '1.5'],
+    error: 'SEGSERVE_ERR_OPTION',
+    message: /--rows.*'1\.5'.*positive integer/,
+  },
   {
     name: '--seed -1',
     args: ['--seed', '-1'],
-    code: 2,
+    error: 'SEGSERVE_ERR_OPTION',
     message: /--seed.*'-1'.*integer in \[0, 4294967295\]/,
   },
   {
     name: '--seed 4294967296',
     args: ['--seed', '4294967296'],
-    code: 2,
+    error: 'SEGSERVE_ERR_OPTION',
     message: /--seed.*'4294967296'.*integer in \[0, 4294967295\]/,
   },
-  { name: '--seed x', args: ['--seed', 'x'], code: 2, message: /--seed.*'x'.*integer/ },
-  { name: 'an unknown option', args: ['--bogus'], code: 2, message: /unknown option '--bogus'/ },
+  { name: '--seed x', args: ['--seed', 'x'], error: 'SEGSERVE_ERR_OPTION', message: /--seed.*'x'.*integer/ },
+  {
+    name: 'an unknown option',
+    args: ['--bogus'],
+    error: 'SEGSERVE_ERR_OPTION',
+    message: /unknown option '--bogus'/,
+  },
   // unwritable --out: exit 1, naming the path
   {
     name: '--out in a missing folder',
     args: ['--out', 'missing/out.csv'],
-    code: 1,
+    error: 'SEGSERVE_ERR_IO',
     message: /cannot write missing\/out\.csv: the folder does not exist/,
   },
   {
     name: '--out that is a directory',
     args: ['--out', 'adir'],
     dirs: ['adir'],
-    code: 1,
+    error: 'SEGSERVE_ERR_IO',
     message: /cannot write adir: it is a directory/,
   },
   // bad --spec: exit 2, naming the file and the key
   {
     name: '--spec that does not exist',
     args: ['--spec', 'nope.json'],
-    code: 2,
+    error: 'SEGSERVE_ERR_INPUT_PATH',
     message: /cannot read spec file nope\.json: no such file/,
   },
   {
     name: '--spec with invalid JSON',
     args: ['--spec', 'spec.json'],
     files: { 'spec.json': '{"income": {"sd": 10' },
-    code: 2,
+    error: 'SEGSERVE_ERR_CONFIG_FILE',
     message: /spec\.json: invalid JSON/,
   },
   {
     name: '--spec with an unknown key',
     args: ['--spec', 'spec.json'],
     files: spec({ income: { sd: 10, mean: 3 } }),
-    code: 2,
+    error: 'SEGSERVE_ERR_CONFIG_FILE',
     message: /spec\.json: unknown key "income\.mean"/,
   },
   {
     name: '--spec with a negative probability',
     args: ['--spec', 'spec.json'],
     files: spec({ response: { older: { ifEvent: -0.1 } } }),
-    code: 2,
+    error: 'SEGSERVE_ERR_CONFIG_FILE',
     message: /spec\.json: "response\.older\.ifEvent" must be >= 0/,
   },
   {
@@ -155,21 +181,21 @@ const BAD_INPUTS: BadCase[] = [
         { probability: 0.4, min: 30, max: 40 },
       ],
     }),
-    code: 2,
+    error: 'SEGSERVE_ERR_CONFIG_FILE',
     message: /spec\.json: "ageBands" probabilities sum to 0\.9, expected 1/,
   },
   {
     name: '--spec with an empty band',
     args: ['--spec', 'spec.json'],
     files: spec({ ageBands: [{ probability: 1, min: 40, max: 30 }] }),
-    code: 2,
+    error: 'SEGSERVE_ERR_CONFIG_FILE',
     message: /spec\.json: "ageBands\[0\]" is empty/,
   },
   {
     name: '--spec with a wrong type',
     args: ['--spec', 'spec.json'],
     files: spec({ income: { sd: 'wide' } }),
-    code: 2,
+    error: 'SEGSERVE_ERR_CONFIG_FILE',
     message: /spec\.json: "income\.sd" must be number/,
   },
 ];
@@ -177,18 +203,18 @@ const BAD_INPUTS: BadCase[] = [
 describe.concurrent('segserve simulate: bad input is one line, a non-zero exit and nothing written', () => {
   // Option errors are checked with an explicit --out; spec errors with the default one (data/customers.csv,
   // whose folder would be created just after the spec is read): in both cases nothing may appear.
-  it.each(BAD_INPUTS)('$name', async ({ args, files = {}, dirs = [], code, message }) => {
+  it.each(BAD_INPUTS)('$name', async ({ args, files = {}, dirs = [], error, message }) => {
     const cwd = await workdir(files);
     for (const d of dirs) await mkdir(join(cwd, d));
     const before = await listing(cwd);
     const out = args.includes('--out') || args[0] === '--spec' ? [] : ['--out', 'out.csv'];
-    expectOneLineError(await runCli(['simulate', '--rows', '50', ...out, ...args], { cwd }), code, message);
+    expectOneLineError(await runCli(['simulate', '--rows', '50', ...out, ...args], { cwd }), error, message);
     expect(await listing(cwd)).toEqual(before); // no out.csv, no data/, no temporary file
     for (const d of dirs) expect(await listing(join(cwd, d))).toEqual([]);
   });
 
   it('an unknown command exits 2 with one line', async () => {
-    expectOneLineError(await runCli(['frobnicate']), 2, /unknown command 'frobnicate'/);
+    expectOneLineError(await runCli(['frobnicate']), 'SEGSERVE_ERR_OPTION', /unknown command 'frobnicate'/);
   });
 
   it('SEGSERVE_DEBUG=1 adds the stack trace', async () => {
@@ -196,7 +222,8 @@ describe.concurrent('segserve simulate: bad input is one line, a non-zero exit a
     const r = await runCli(['simulate', '--spec', 'spec.json'], { cwd, env: { SEGSERVE_DEBUG: '1' } });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^\s+at /m);
-    expect(r.stderr).toMatch(/^segserve: spec\.json: unknown key "nope"$/m);
+    expect(r.stderr).toMatch(/^segserve: spec\.json: unknown key "nope" \[SEGSERVE_ERR_CONFIG_FILE\]$/m);
+    expect(errorCode(r.stderr)).toBe('SEGSERVE_ERR_CONFIG_FILE');
   });
 });
 
@@ -311,16 +338,17 @@ describe('segserve simulate: an existing file is replaced atomically, only on su
   const OLD_SCHEMA = '{"target": "contents"}\n';
 
   it.each([
-    ['a bad spec', ['--spec', 'spec.json'], 2],
-    ['a bad --rows', ['--rows', '0'], 2],
-  ])('a run failing on %s leaves the old files byte-identical', async (_what, args, code) => {
+    ['a bad spec', ['--spec', 'spec.json'], 'SEGSERVE_ERR_CONFIG_FILE'],
+    ['a bad --rows', ['--rows', '0'], 'SEGSERVE_ERR_OPTION'],
+  ] as const)('a run failing on %s leaves the old files byte-identical', async (_what, args, error) => {
     const cwd = await workdir({
       'out.csv': OLD,
       'out.schema.json': OLD_SCHEMA,
       ...spec({ income: { sd: -1 } }),
     });
     const r = await runCli(['simulate', '--out', 'out.csv', ...args], { cwd });
-    expect(r.code, r.stderr).toBe(code);
+    expect(errorCode(r.stderr), r.stderr).toBe(error);
+    expect(r.code, r.stderr).toBe(2);
     expect(await readFile(join(cwd, 'out.csv'), 'utf8')).toBe(OLD);
     expect(await readFile(join(cwd, 'out.schema.json'), 'utf8')).toBe(OLD_SCHEMA);
     expect(await listing(cwd)).toEqual(['out.csv', 'out.schema.json', 'spec.json']);
@@ -331,6 +359,7 @@ describe('segserve simulate: an existing file is replaced atomically, only on su
     await mkdir(join(cwd, 'out.csv')); // a directory where the CSV should go
     const r = await runCli(['simulate', '--rows', '10', '--out', 'out.csv'], { cwd });
     expect(r.code).toBe(1);
+    expect(errorCode(r.stderr)).toBe('SEGSERVE_ERR_IO');
     expect(await listing(cwd)).toEqual(['out.csv']);
   });
 

@@ -2,8 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { CliErrorCode } from '../../src/errors.js';
 import { loadArtifact } from '../../src/pipeline/artifact.js';
-import { runCli } from '../helpers/cli.js';
+import { errorCode, runCli } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'segserve-train-'));
 const data = join(dir, 'customers.csv');
@@ -110,46 +111,89 @@ describe('segserve train', () => {
     const before = readFileSync(out);
     const bad = join(dir, 'bad.csv');
     writeFileSync(bad, 'age,income,response,events,segment\n30,100,1,2,1\n31,x,0,2,0\n');
-    const r = await runCli(['train', '--data', bad, '--target', 'segment', '--numeric', 'income', '--out', out]);
+    const r = await runCli([
+      'train',
+      '--data',
+      bad,
+      '--target',
+      'segment',
+      '--numeric',
+      'income',
+      '--out',
+      out,
+    ]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`segserve: ${bad}: line 3, column "income": "x" is not a number (numeric by --numeric)\n`);
+    expect(errorCode(r.stderr)).toBe('SEGSERVE_ERR_CSV');
+    expect(r.stderr).toBe(
+      `segserve: ${bad}: line 3, column "income": "x" is not a number (numeric by --numeric) [SEGSERVE_ERR_CSV]\n`,
+    );
     expect(readFileSync(out).equals(before)).toBe(true);
   });
 
   const space = join(dir, 'space.json');
   writeFileSync(space, JSON.stringify({ max_depth: [0] }));
-  it.each<[string[], number, RegExp]>([
-    [['--n-iter', '0'], 2, /option '--n-iter <n>' argument '0' is invalid\. expected a positive integer/],
-    [['--cv', '1'], 2, /option '--cv <k>' argument '1' is invalid\. expected an integer >= 2/],
+  const notJson = join(dir, 'not-json.json');
+  writeFileSync(notJson, '{"max_depth": [4');
+  it.each<[string[], CliErrorCode, RegExp]>([
+    [
+      ['--n-iter', '0'],
+      'SEGSERVE_ERR_OPTION',
+      /option '--n-iter <n>' argument '0' is invalid\. expected a positive integer/,
+    ],
+    [
+      ['--cv', '1'],
+      'SEGSERVE_ERR_OPTION',
+      /option '--cv <k>' argument '1' is invalid\. expected an integer >= 2/,
+    ],
     [
       ['--test-size', '1.5'],
-      2,
+      'SEGSERVE_ERR_OPTION',
       /option '--test-size <f>' argument '1\.5' is invalid\. expected a number in \(0, 1\)/,
     ],
     [
       ['--scoring', 'f1'],
-      2,
+      'SEGSERVE_ERR_OPTION',
       /argument 'f1' is invalid\. Allowed choices are accuracy, neg_mean_absolute_error, neg_log_loss/,
     ],
-    [['--workers', '0'], 2, /option '--workers <n>' argument '0' is invalid/],
-    [['--seed', '-3'], 2, /option '--seed <s>' argument '-3' is invalid/],
-    [['--max-depth', '4'], 2, /--max-depth only apply with --no-search/],
-    [['--no-search', '--max-depth', '0'], 2, /argument '0' is invalid\. expected an integer >= 1 or "none"/],
-    [['--no-search', '--max-features', '9'], 2, /max_features.*9/],
-    [['--no-search', '--max-features', 'x'], 2, /expected sqrt, log2, all, an integer >= 1 or a fraction/],
-    [['--target', 'nope'], 2, /"nope".*age, income, class, response, segment, events/],
-    [['--class-weight', 'heavy'], 2, /Allowed choices are none, balanced, balanced_subsample/],
-    [['--unknown-category', 'drop'], 2, /Allowed choices are error, missing/],
+    [['--workers', '0'], 'SEGSERVE_ERR_OPTION', /option '--workers <n>' argument '0' is invalid/],
+    [['--seed', '-3'], 'SEGSERVE_ERR_OPTION', /option '--seed <s>' argument '-3' is invalid/],
+    [['--max-depth', '4'], 'SEGSERVE_ERR_OPTION', /--max-depth only apply with --no-search/],
+    [
+      ['--no-search', '--max-depth', '0'],
+      'SEGSERVE_ERR_OPTION',
+      /argument '0' is invalid\. expected an integer >= 1 or "none"/,
+    ],
+    [['--no-search', '--max-features', '9'], 'SEGSERVE_ERR_PARAMS', /max_features.*9/],
+    [
+      ['--no-search', '--max-features', 'x'],
+      'SEGSERVE_ERR_OPTION',
+      /expected sqrt, log2, all, an integer >= 1 or a fraction/,
+    ],
+    [['--target', 'nope'], 'SEGSERVE_ERR_SCHEMA', /"nope".*age, income, class, response, segment, events/],
+    [
+      ['--class-weight', 'heavy'],
+      'SEGSERVE_ERR_OPTION',
+      /Allowed choices are none, balanced, balanced_subsample/,
+    ],
+    [['--unknown-category', 'drop'], 'SEGSERVE_ERR_OPTION', /Allowed choices are error, missing/],
     [
       ['--space', space],
-      2,
+      'SEGSERVE_ERR_PARAMS',
       /space\.json: "max_depth"\[0\]: max_depth must be null \(unlimited\) or an integer >= 1, got 0/,
     ],
-    [['--data', '/nonexistent/c.csv'], 2, /cannot read \/nonexistent\/c\.csv: no such file/],
-  ])('refuses %j with one line and exit %i, writing nothing', async (args, code, message) => {
+    [['--space', notJson], 'SEGSERVE_ERR_CONFIG_FILE', /not-json\.json: invalid JSON/],
+    [['--schema', notJson], 'SEGSERVE_ERR_CONFIG_FILE', /not-json\.json: invalid JSON/],
+    [['--no-search', '--space', space], 'SEGSERVE_ERR_OPTION', /--space only applies to a search/],
+    [
+      ['--data', '/nonexistent/c.csv'],
+      'SEGSERVE_ERR_INPUT_PATH',
+      /cannot read \/nonexistent\/c\.csv: no such file/,
+    ],
+  ])('refuses %j with one line and %s, writing nothing', async (args, error, message) => {
     const out = join(dir, 'never.json');
     const r = await runCli(['train', '--data', data, '--out', out, ...args]);
-    expect(r.code).toBe(code);
+    expect(errorCode(r.stderr), r.stderr).toBe(error);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).not.toMatch(/\n\s+at /);

@@ -17,23 +17,27 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(url: string, ms: number): Promise<void> {
+async function waitForText(text: () => string, wanted: string, ms: number): Promise<void> {
   const until = Date.now() + ms;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > until) throw new Error(`${url} did not answer within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 200));
+  while (!text().includes(wanted)) {
+    if (Date.now() > until) throw new Error(`"${wanted}" was not printed within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-/** Runs `segserve up` in `cwd`, sends the post's request, stops it with SIGTERM. */
-async function up(cwd: string): Promise<{ stdout: string; code: number | null; probabilities: number[] }> {
-  const [port, metricsPort] = [await freePort(), await freePort()];
-  const child = spawnCli(['up', '--port', String(port), '--metrics-port', String(metricsPort)], { cwd });
+/**
+ * Runs `segserve up` in `cwd`; once the curl banner is printed, sends the post's request at once (no
+ * retry: the banner comes only when the server listens), then stops it with SIGTERM.
+ */
+async function up(
+  cwd: string,
+): Promise<{ stdout: string; code: number | null; probabilities: number[]; grpcPort: number }> {
+  // A free gRPC port too: test files run in parallel, and the default (5000) would collide.
+  const [port, metricsPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
+  const child = spawnCli(
+    ['up', '--port', String(port), '--metrics-port', String(metricsPort), '--grpc-port', String(grpcPort)],
+    { cwd },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (b: Buffer) => {
@@ -45,7 +49,7 @@ async function up(cwd: string): Promise<{ stdout: string; code: number | null; p
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   try {
     await Promise.race([
-      waitFor(`http://127.0.0.1:${port}/health/ping`, 90_000),
+      waitForText(() => stdout, 'stop with Ctrl-C', 90_000),
       exited.then((code) => {
         throw new Error(`up exited early with ${code}: ${stderr}`);
       }),
@@ -58,7 +62,7 @@ async function up(cwd: string): Promise<{ stdout: string; code: number | null; p
     expect(answer.status).toBe(200);
     const body = (await answer.json()) as { data: { ndarray: number[][] } };
     child.kill('SIGTERM');
-    return { stdout, code: await exited, probabilities: body.data.ndarray[0] ?? [] };
+    return { stdout, code: await exited, probabilities: body.data.ndarray[0] ?? [], grpcPort };
   } finally {
     child.kill('SIGKILL');
   }
@@ -74,6 +78,7 @@ describe('segserve up', () => {
     expect(first.stdout).toContain("== train: the post's randomized search into artifacts/model.json");
     expect(first.stdout).toContain('report: artifacts/model.report.html');
     expect(first.stdout).toMatch(/curl -s -X POST http:\/\/127\.0\.0\.1:\d+\/api\/v1\.0\/predictions/);
+    expect(first.stdout).toContain(`gRPC on :${first.grpcPort}`);
     const p = first.probabilities;
     expect(p.indexOf(Math.max(...p))).toBe(1);
     expect(p[1]).toBeGreaterThanOrEqual(0.98);

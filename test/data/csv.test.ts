@@ -54,14 +54,20 @@ describe('readTable', () => {
     const path = file(text);
     const err = await readTable(path, ['age', 'income'], { integer: ['age'] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SegserveError);
+    expect((err as SegserveError).code).toBe('SEGSERVE_ERR_CSV');
     expect((err as SegserveError).kind).toBe('usage');
     expect((err as Error).message).toBe(`${path}: ${message}`);
   });
 
   it('names a missing file and a directory', async () => {
-    await expect(readTable(join(dir, 'nope.csv'), ['a'])).rejects.toThrow(
-      `cannot read ${join(dir, 'nope.csv')}: no such file`,
-    );
-    await expect(readTable(dir, ['a'])).rejects.toThrow(`cannot read ${dir}: it is a directory`);
+    const missing = join(dir, 'nope.csv');
+    await expect(readTable(missing, ['a'])).rejects.toMatchObject({
+      code: 'SEGSERVE_ERR_INPUT_PATH',
+      message: `cannot read ${missing}: no such file`,
+    });
+    await expect(readTable(dir, ['a'])).rejects.toMatchObject({
+      code: 'SEGSERVE_ERR_INPUT_PATH',
+      message: `cannot read ${dir}: it is a directory`,
+    });
   });
 });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { inferSchema } from '../../src/data/infer.js';
 import type { ColumnSchema, DataSchema } from '../../src/data/schema.js';
 import { DISTINCT_CAP } from '../../src/data/table.js';
-import { SegserveError } from '../../src/errors.js';
+import { type CliErrorCode, SegserveError } from '../../src/errors.js';
 
 const PENGUINS = new URL('../fixtures/penguins.csv', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'segserve-infer-'));
@@ -37,13 +37,14 @@ function naiveCounts(): Map<string, { na: number; distinct: number }> {
   return out;
 }
 
-async function refusal(p: Promise<unknown>): Promise<SegserveError> {
+/** The SegserveError `p` rejects with: one line, coded `code` (here always a bad CSV unless told). */
+async function refusal(p: Promise<unknown>, code: CliErrorCode = 'SEGSERVE_ERR_CSV'): Promise<SegserveError> {
   const err = await p.then(
     () => undefined,
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(SegserveError);
-  expect((err as SegserveError).kind).toBe('usage');
+  expect((err as SegserveError).code, (err as Error).message).toBe(code);
   expect((err as Error).message).not.toMatch(/\n/);
   return err as SegserveError;
 }
@@ -180,12 +181,12 @@ describe('inferSchema: bad input is one line naming what is wrong', () => {
   });
 
   it('a target that is not a column lists the columns', async () => {
-    const err = await refusal(inferSchema(PENGUINS, { target: 'specie' }));
+    const err = await refusal(inferSchema(PENGUINS, { target: 'specie' }), 'SEGSERVE_ERR_SCHEMA');
     expect(err.message).toMatch(/"specie" is not a column \(columns: species, island, .*, year\)/);
   });
 
   it('a missing file', async () => {
-    const err = await refusal(inferSchema(join(dir, 'nope.csv')));
+    const err = await refusal(inferSchema(join(dir, 'nope.csv')), 'SEGSERVE_ERR_INPUT_PATH');
     expect(err.message).toMatch(/no such file/);
   });
 });

@@ -7,7 +7,7 @@ import { type ResolveFlags, resolveSchema } from '../../src/data/resolve.js';
 import { schemaFileBeside } from '../../src/data/schema.js';
 import { type CategoricalColumn, type NumericColumn, readColumns } from '../../src/data/table.js';
 import { DEFAULT_SEED } from '../../src/defaults.js';
-import { SegserveError } from '../../src/errors.js';
+import { type CliErrorCode, SegserveError } from '../../src/errors.js';
 import { customersSchema, simulateToFiles } from '../../src/simulate/simulate.js';
 import { DEFAULT_SPEC } from '../../src/simulate/spec.js';
 
@@ -28,13 +28,14 @@ function folder(files: Record<string, string | object>): string {
 /** t: the target (a/b); x numeric; c 0/1 (numeric-looking); w words; id distinct per row. */
 const DATA = 't,x,c,w,id\na,1.5,0,red,1\nb,2.5,1,blue,2\na,3,1,red,3\nb,NA,0,,4\na,5,1,blue,5\n';
 
-async function refusal(p: Promise<unknown>): Promise<SegserveError> {
+/** The SegserveError `p` rejects with: one line, coded `code`. */
+async function refusal(p: Promise<unknown>, code: CliErrorCode): Promise<SegserveError> {
   const err = await p.then(
     () => undefined,
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(SegserveError);
-  expect((err as SegserveError).kind).toBe('usage');
+  expect((err as SegserveError).code, (err as Error).message).toBe(code);
   expect((err as Error).message).not.toMatch(/\n/);
   expect((err as Error).message).not.toMatch(/unexpected/);
   return err as SegserveError;
@@ -156,7 +157,7 @@ describe('resolveSchema: roles, kinds and the data in one pass', () => {
       'e.csv.schema.json': { target: 't' },
     });
     expect((await resolveSchema(join(dir, 'd.txt'))).target).toBe('t');
-    const err = await refusal(resolveSchema(join(dir, 'e.csv')));
+    const err = await refusal(resolveSchema(join(dir, 'e.csv')), 'SEGSERVE_ERR_SCHEMA');
     expect(err.message).toMatch(/--target is required/);
   });
 
@@ -166,7 +167,7 @@ describe('resolveSchema: roles, kinds and the data in one pass', () => {
       's.json': { target: 't', columns: [{ name: 'w', kind: 'categorical', categories: ['red', 'green'] }] },
     });
     const path = join(dir, 'd.csv');
-    const err = await refusal(resolveSchema(path, { schemaPath: join(dir, 's.json') }));
+    const err = await refusal(resolveSchema(path, { schemaPath: join(dir, 's.json') }), 'SEGSERVE_ERR_CSV');
     expect(err.message).toMatch(
       /line 3, column "w": "blue" is not one of the known categories "green", "red"/,
     );
@@ -222,100 +223,144 @@ describe('resolveSchema: roles, kinds and the data in one pass', () => {
 describe('resolveSchema: every bad input is one line, exit 2', () => {
   const data = (text = DATA) => join(folder({ 'd.csv': text }), 'd.csv');
 
-  it.each<[string, string | undefined, ResolveFlags, RegExp]>([
-    ['no target known', undefined, {}, /^--target is required: name one of the columns t, x, c, w, id$/],
+  it.each<[string, string | undefined, ResolveFlags, CliErrorCode, RegExp]>([
+    [
+      'no target known',
+      undefined,
+      {},
+      'SEGSERVE_ERR_SCHEMA',
+      /^--target is required: name one of the columns t, x, c, w, id$/,
+    ],
     [
       'a target that is not a column',
       undefined,
       { target: 'T' },
+      'SEGSERVE_ERR_SCHEMA',
       /--target: "T" is not a column of .*d\.csv \(columns: t, x, c, w, id\)/,
     ],
     [
       'a feature that is not a column',
       undefined,
       { target: 't', features: ['x', 'nope'] },
+      'SEGSERVE_ERR_SCHEMA',
       /--features: "nope" is not a column/,
     ],
     [
       'an ignored name that is not a column',
       undefined,
       { target: 't', ignore: ['nope'] },
+      'SEGSERVE_ERR_SCHEMA',
       /--ignore: "nope" is not a column/,
     ],
     [
       'a --categorical name that is not a column',
       undefined,
       { target: 't', categorical: ['nope'] },
+      'SEGSERVE_ERR_SCHEMA',
       /--categorical: "nope"/,
     ],
     [
       'the target as a feature',
       undefined,
       { target: 't', features: ['x', 't'] },
+      'SEGSERVE_ERR_SCHEMA',
       /--features: "t" is the target/,
     ],
-    ['the target ignored', undefined, { target: 't', ignore: ['t'] }, /--ignore: "t" is the target/],
+    [
+      'the target ignored',
+      undefined,
+      { target: 't', ignore: ['t'] },
+      'SEGSERVE_ERR_SCHEMA',
+      /--ignore: "t" is the target/,
+    ],
     [
       'the target numeric',
       undefined,
       { target: 't', numeric: ['t'] },
+      'SEGSERVE_ERR_SCHEMA',
       /"t" is the target, which is always categorical/,
     ],
     [
       'a column both categorical and numeric',
       undefined,
       { target: 't', categorical: ['x'], numeric: ['x'] },
+      'SEGSERVE_ERR_SCHEMA',
       /"x" is given both --categorical and --numeric/,
     ],
     [
       'a feature also ignored',
       undefined,
       { target: 't', features: ['x'], ignore: ['x'] },
+      'SEGSERVE_ERR_SCHEMA',
       /"x" is given both --features and --ignore/,
     ],
-    ['no feature left', undefined, { target: 't', ignore: ['x', 'c', 'w', 'id'] }, /no feature left/],
+    [
+      'no feature left',
+      undefined,
+      { target: 't', ignore: ['x', 'c', 'w', 'id'] },
+      'SEGSERVE_ERR_SCHEMA',
+      /no feature left/,
+    ],
     [
       'a non-numeric cell in a numeric column',
       undefined,
       { target: 't', numeric: ['w'] },
+      'SEGSERVE_ERR_CSV',
       /line 2, column "w": "red" is not a number \(numeric by --numeric\)/,
     ],
     [
       'a class with one row',
       't,x\na,1\na,2\nb,3\n',
       { target: 't' },
+      'SEGSERVE_ERR_SCHEMA',
       /class "b" of the target "t" has 1 row/,
     ],
-    ['one class only', 't,x\na,1\na,2\n', { target: 't' }, /the target "t" has one class only \("a"\)/],
+    [
+      'one class only',
+      't,x\na,1\na,2\n',
+      { target: 't' },
+      'SEGSERVE_ERR_SCHEMA',
+      /the target "t" has one class only \("a"\)/,
+    ],
     [
       'a missing target',
       't,x\na,1\nNA,2\nb,3\n',
       { target: 't' },
+      'SEGSERVE_ERR_CSV',
       /line 3, column "t": the target is missing/,
     ],
     [
       'a constant feature',
       't,x,k\na,1,5\nb,2,5\na,3,5\nb,4,5\n',
       { target: 't' },
+      'SEGSERVE_ERR_SCHEMA',
       /feature "k" is constant \(5 in every row\); drop it with --ignore k/,
     ],
     [
       'a constant categorical feature',
       't,x,k\na,1,u\nb,2,u\na,3,u\nb,4,u\n',
       { target: 't' },
+      'SEGSERVE_ERR_SCHEMA',
       /feature "k" is constant \("u" in every row\)/,
     ],
     [
       'an entirely missing feature',
       't,x,k\na,1,NA\nb,2,\na,3,NA\nb,4,?\n',
       { target: 't' },
+      'SEGSERVE_ERR_SCHEMA',
       /feature "k" is entirely missing \(4 rows\)/,
     ],
-    ['a duplicate column', 't,x,x\na,1,2\n', { target: 't' }, /duplicate column name "x"/],
-    ['an empty file', '', { target: 't' }, /the file is empty/],
-    ['a header only', 't,x\n', { target: 't' }, /no data rows/],
-  ])('%s', async (_what, text, flags, message) => {
-    const err = await refusal(resolveSchema(data(text ?? DATA), flags));
+    [
+      'a duplicate column',
+      't,x,x\na,1,2\n',
+      { target: 't' },
+      'SEGSERVE_ERR_CSV',
+      /duplicate column name "x"/,
+    ],
+    ['an empty file', '', { target: 't' }, 'SEGSERVE_ERR_CSV', /the file is empty/],
+    ['a header only', 't,x\n', { target: 't' }, 'SEGSERVE_ERR_CSV', /no data rows/],
+  ])('%s', async (_what, text, flags, code, message) => {
+    const err = await refusal(resolveSchema(data(text ?? DATA), flags), code);
     expect(err.message).toMatch(message);
   });
 
@@ -324,24 +369,32 @@ describe('resolveSchema: every bad input is one line, exit 2', () => {
     expect(r.features.map((f) => f.name)).toEqual(['x', 'k']);
   });
 
-  it.each<[string, string | object, RegExp]>([
-    ['invalid JSON', '{"target": ', /invalid JSON/],
-    ['an unknown key', { target: 't', colums: [] }, /unknown key "colums"/],
+  it.each<[string, string | object, CliErrorCode, RegExp]>([
+    ['invalid JSON', '{"target": ', 'SEGSERVE_ERR_CONFIG_FILE', /invalid JSON/],
+    ['an unknown key', { target: 't', colums: [] }, 'SEGSERVE_ERR_CONFIG_FILE', /unknown key "colums"/],
     [
       'an unknown column key',
       { columns: [{ name: 'x', knd: 'numeric' }] },
+      'SEGSERVE_ERR_CONFIG_FILE',
       /unknown key "columns\[0\]\.knd"/,
     ],
     [
       'a bad kind',
       { columns: [{ name: 'x', kind: 'number' }] },
+      'SEGSERVE_ERR_CONFIG_FILE',
       /"columns\[0\]\.kind" must be one of "numeric", "categorical"/,
     ],
-    ['a column without a name', { columns: [{ kind: 'numeric' }] }, /missing key "columns\[0\]\.name"/],
-    ['a wrong type', { target: 3 }, /"target" must be string,null/],
+    [
+      'a column without a name',
+      { columns: [{ kind: 'numeric' }] },
+      'SEGSERVE_ERR_CONFIG_FILE',
+      /missing key "columns\[0\]\.name"/,
+    ],
+    ['a wrong type', { target: 3 }, 'SEGSERVE_ERR_CONFIG_FILE', /"target" must be string,null/],
     [
       'a column listed twice',
       { columns: [{ name: 'x' }, { name: 'x' }] },
+      'SEGSERVE_ERR_CONFIG_FILE',
       /"columns\[1\]\.name": column "x" is listed twice/,
     ],
     [
@@ -352,39 +405,51 @@ describe('resolveSchema: every bad input is one line, exit 2', () => {
           { name: 'x', role: 'target' },
         ],
       },
+      'SEGSERVE_ERR_CONFIG_FILE',
       /two targets/,
     ],
     [
       'categories on a numeric column',
       { columns: [{ name: 'x', kind: 'numeric', categories: [1] }] },
+      'SEGSERVE_ERR_CONFIG_FILE',
       /categories" given for a numeric column/,
     ],
     [
       'a category listed twice',
       { columns: [{ name: 'w', categories: ['red', 'red'] }] },
+      'SEGSERVE_ERR_CONFIG_FILE',
       /lists "red" twice/,
     ],
     [
       'a column not in the data',
       { target: 't', columns: [{ name: 'nope' }] },
+      'SEGSERVE_ERR_SCHEMA',
       /column "nope" is not in .*d\.csv \(columns: t, x, c, w, id\)/,
     ],
-    ['a target not in the data', { target: 'nope' }, /target "nope" is not a column of/],
-  ])('a schema file with %s names the file and the key', async (_what, content, message) => {
+    [
+      'a target not in the data',
+      { target: 'nope' },
+      'SEGSERVE_ERR_SCHEMA',
+      /target "nope" is not a column of/,
+    ],
+  ])('a schema file with %s names the file and the key', async (_what, content, code, message) => {
     const dir = folder({ 'd.csv': DATA, 's.json': content });
-    const err = await refusal(resolveSchema(join(dir, 'd.csv'), { schemaPath: join(dir, 's.json') }));
+    const err = await refusal(resolveSchema(join(dir, 'd.csv'), { schemaPath: join(dir, 's.json') }), code);
     expect(err.message).toMatch(message);
     expect(err.message).toContain('s.json');
   });
 
   it('a --schema file that does not exist', async () => {
-    const err = await refusal(resolveSchema(data(), { schemaPath: join(root, 'nope.json') }));
+    const err = await refusal(
+      resolveSchema(data(), { schemaPath: join(root, 'nope.json') }),
+      'SEGSERVE_ERR_INPUT_PATH',
+    );
     expect(err.message).toMatch(/cannot read schema file .*nope\.json: no such file/);
   });
 
   it('a bad file beside the data is an error too (naming it)', async () => {
     const dir = folder({ 'd.csv': DATA, 'd.schema.json': { kind: 'x' } });
-    const err = await refusal(resolveSchema(join(dir, 'd.csv'), { target: 't' }));
+    const err = await refusal(resolveSchema(join(dir, 'd.csv'), { target: 't' }), 'SEGSERVE_ERR_CONFIG_FILE');
     expect(err.message).toMatch(/d\.schema\.json: unknown key "kind"/);
   });
 });

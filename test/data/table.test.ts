@@ -10,7 +10,7 @@ import {
   readColumns,
   readHeader,
 } from '../../src/data/table.js';
-import { SegserveError } from '../../src/errors.js';
+import { type CliErrorCode, SegserveError } from '../../src/errors.js';
 
 const PENGUINS = new URL('../fixtures/penguins.csv', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'segserve-table-'));
@@ -33,13 +33,14 @@ function decoded(c: Column | undefined): (string | number | null)[] {
   return Array.from(codes, (k) => (k < 0 ? null : (categories[k] as string | number)));
 }
 
-async function refusal(p: Promise<unknown>): Promise<SegserveError> {
+/** The SegserveError `p` rejects with: one line, coded `code` (here always a bad CSV unless told). */
+async function refusal(p: Promise<unknown>, code: CliErrorCode = 'SEGSERVE_ERR_CSV'): Promise<SegserveError> {
   const err = await p.then(
     () => undefined,
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(SegserveError);
-  expect((err as SegserveError).kind).toBe('usage');
+  expect((err as SegserveError).code, (err as Error).message).toBe(code);
   expect((err as Error).message).not.toMatch(/\n/);
   return err as SegserveError;
 }

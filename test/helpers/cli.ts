@@ -39,6 +39,14 @@ function childEnv(env: CliOptions['env']): NodeJS.ProcessEnv {
   return merged;
 }
 
+/**
+ * The catalogue code (src/errors.ts) of the CLI's error line `segserve: <message> [SEGSERVE_ERR_...]`,
+ * or undefined when stderr has no such line. Assert codes, not message text.
+ */
+export function errorCode(stderr: string): string | undefined {
+  return /^segserve: .* \[(SEGSERVE_ERR_[A-Z0-9_]+)\]$/m.exec(stderr)?.[1];
+}
+
 /** Starts `node bin/segserve.js ...args` and returns the child process (for long-running commands). */
 export function spawnCli(
   args: readonly string[],

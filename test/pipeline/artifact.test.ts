@@ -53,7 +53,10 @@ describe('model artifact', () => {
     const path = join(dir, 'truncated.json');
     const text = readFileSync(join(dir, 'model.json'), 'utf8');
     writeFileSync(path, text.slice(0, text.length / 2));
-    await expect(loadModel(path)).rejects.toThrow(`${path}: not valid JSON, the file may be truncated`);
+    await expect(loadModel(path)).rejects.toMatchObject({
+      code: 'SEGSERVE_ERR_MODEL_FILE',
+      message: expect.stringContaining(`${path}: not valid JSON, the file may be truncated`),
+    });
   });
 
   it('carries a content digest of everything else, checked on load', async () => {
@@ -84,7 +87,10 @@ describe('model artifact', () => {
     const path = join(dir, 'secret.json');
     writeFileSync(path, '{}');
     chmodSync(path, 0);
-    await expect(loadModel(path)).rejects.toThrow('permission denied');
+    await expect(loadModel(path)).rejects.toMatchObject({
+      code: 'SEGSERVE_ERR_MODEL_FILE',
+      message: expect.stringContaining('permission denied'),
+    });
   });
 
   it('loads a version 1 file of an earlier segserve and serves the same probabilities', async () => {
@@ -110,9 +116,10 @@ describe('model artifact', () => {
   });
 
   it('refuses a missing file, naming it', async () => {
-    await expect(loadModel(join(dir, 'nope.json'))).rejects.toThrow(
-      `cannot read model ${join(dir, 'nope.json')}: no such file`,
-    );
+    await expect(loadModel(join(dir, 'nope.json'))).rejects.toMatchObject({
+      code: 'SEGSERVE_ERR_MODEL_FILE',
+      message: expect.stringContaining(`cannot read model ${join(dir, 'nope.json')}: no such file`),
+    });
   });
 
   it.each<[string, unknown, string]>([
@@ -227,6 +234,9 @@ describe('model artifact', () => {
     ],
   ])('refuses %s', (_, json, message) => {
     expect(() => parseArtifact(json, 'm.json')).toThrow(message);
+    expect(() => parseArtifact(json, 'm.json')).toThrow(
+      expect.objectContaining({ code: 'SEGSERVE_ERR_MODEL_FILE' }) as unknown as Error,
+    );
   });
 
   it('a failed save leaves the previous file untouched', async () => {

@@ -54,5 +54,8 @@ describe('search space', () => {
     [{ bootstrap: ['yes'] }, 's.json: "bootstrap"[0]: bootstrap must be true or false'],
   ])('refuses %j', (json, message) => {
     expect(() => parseSpace(json, 4, 's.json')).toThrow(message);
+    expect(() => parseSpace(json, 4, 's.json')).toThrow(
+      expect.objectContaining({ code: 'SEGSERVE_ERR_PARAMS' }) as unknown as Error,
+    );
   });
 });

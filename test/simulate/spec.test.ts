@@ -27,5 +27,8 @@ describe('parseSpec', () => {
     [[1], 'expected a JSON object'],
   ])('refuses %j naming the key', (override, message) => {
     expect(() => parseSpec(override, 'my.json')).toThrow(`my.json: ${message}`);
+    expect(() => parseSpec(override, 'my.json')).toThrow(
+      expect.objectContaining({ code: 'SEGSERVE_ERR_CONFIG_FILE' }) as unknown as Error,
+    );
   });
 });
