@@ -1,56 +1,52 @@
 /**
- * The serving error catalogue: one stable code per situation, its HTTP status, and the reason string
- * Seldon clients and dashboards key on. Protocol modules render a ServeError in their own envelope
+ * The serving errors: one stable code per situation, its HTTP status, and the reason string Seldon
+ * clients and dashboards key on, all read from the one catalogue (`ERRORS` in src/errors.ts, where a
+ * server code `SEGSERVE_ERR_BAD_DATA` is `BAD_DATA` here). Every error answer carries its code in the
+ * `x-segserve-error-code` header (and OIP's body in `code`). Protocol modules render a ServeError in their own envelope
  * (Seldon v1's `status` object; the Open Inference Protocol's `{"error": ...}`), so every
  * protocol shares the codes, the statuses and the request metrics.
  *
  * 4xx means the client must change the request; 5xx means a defect, ours or the component's.
  */
 
-export type ServeErrorCode =
-  | 'BAD_DATA'
-  | 'NOT_FOUND'
-  | 'METHOD_NOT_ALLOWED'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'HEADERS_TOO_LARGE'
-  | 'UNAVAILABLE'
-  | 'BAD_METRIC'
-  | 'NOT_IMPLEMENTED'
-  | 'COMPONENT_ERROR'
-  | 'INTERNAL';
+import { ERRORS, type ServerErrorCode } from '../errors.js';
+
+/**
+ * The short name of a server code of the catalogue (src/errors.ts): `BAD_DATA` for
+ * `SEGSERVE_ERR_BAD_DATA`. Every code of the catalogue with an HTTP status is one.
+ */
+export type ServeErrorCode = ServerErrorCode extends `SEGSERVE_ERR_${infer S}` ? S : never;
 
 export interface CatalogueEntry {
   /** HTTP status of the response. */
   readonly status: number;
   /** Seldon's `status.reason` (the wrapper's names where it has one, the same style where it has none). */
   readonly reason: string;
+  /** The catalogue's code (`SEGSERVE_ERR_BAD_DATA`), sent in ERROR_CODE_HEADER and OIP's `code`. */
+  readonly code: ServerErrorCode;
 }
 
-export const CATALOGUE: Readonly<Record<ServeErrorCode, CatalogueEntry>> = {
-  BAD_DATA: { status: 400, reason: 'MICROSERVICE_BAD_DATA' },
-  NOT_FOUND: { status: 404, reason: 'MICROSERVICE_NOT_FOUND' },
-  METHOD_NOT_ALLOWED: { status: 405, reason: 'MICROSERVICE_METHOD_NOT_ALLOWED' },
-  PAYLOAD_TOO_LARGE: { status: 413, reason: 'MICROSERVICE_PAYLOAD_TOO_LARGE' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, reason: 'MICROSERVICE_UNSUPPORTED_MEDIA_TYPE' },
-  /** The request line and headers exceed Node's limit (a large `?json=`). */
-  HEADERS_TOO_LARGE: { status: 431, reason: 'MICROSERVICE_HEADERS_TOO_LARGE' },
-  /** The server is shutting down (health status while draining). */
-  UNAVAILABLE: { status: 503, reason: 'MICROSERVICE_UNAVAILABLE' },
-  /** A component's metrics() returned something that is not a valid Seldon metric. */
-  BAD_METRIC: { status: 500, reason: 'MICROSERVICE_BAD_METRIC' },
-  /** A request this server cannot answer in this protocol (a component's non-tensor answer over v2). */
-  NOT_IMPLEMENTED: { status: 501, reason: 'MICROSERVICE_NOT_IMPLEMENTED' },
-  /** A user component threw or returned something that cannot be sent. */
-  COMPONENT_ERROR: { status: 500, reason: 'MICROSERVICE_INTERNAL_ERROR' },
-  /** A defect of segserve itself. */
-  INTERNAL: { status: 500, reason: 'MICROSERVICE_INTERNAL_ERROR' },
-};
+/** The response header every error answer carries its catalogue code in. */
+export const ERROR_CODE_HEADER = 'x-segserve-error-code';
+
+/** The server's entries of the one catalogue (src/errors.ts), by short name. */
+export const CATALOGUE: Readonly<Record<ServeErrorCode, CatalogueEntry>> = (() => {
+  const out: Partial<Record<ServeErrorCode, CatalogueEntry>> = {};
+  for (const [code, entry] of Object.entries(ERRORS) as [string, { status?: number; reason?: string }][]) {
+    if (entry.status === undefined || entry.reason === undefined) continue;
+    const short = code.slice('SEGSERVE_ERR_'.length) as ServeErrorCode;
+    out[short] = { status: entry.status, reason: entry.reason, code: code as ServerErrorCode };
+  }
+  return out as Record<ServeErrorCode, CatalogueEntry>;
+})();
 
 export class ServeError extends Error {
   readonly code: ServeErrorCode;
-  /** Extra response headers (e.g. `Allow` for 405). */
-  readonly headers: Readonly<Record<string, string>> | undefined;
+  /**
+   * The response headers of the answer: ERROR_CODE_HEADER with the catalogue's code, and any extra
+   * ones (e.g. `Allow` for 405).
+   */
+  readonly headers: Readonly<Record<string, string>>;
 
   constructor(
     code: ServeErrorCode,
@@ -60,7 +56,12 @@ export class ServeError extends Error {
     super(info, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ServeError';
     this.code = code;
-    this.headers = options?.headers;
+    this.headers = { [ERROR_CODE_HEADER]: CATALOGUE[code].code, ...options?.headers };
+  }
+
+  /** The catalogue's code: `SEGSERVE_ERR_BAD_DATA`. */
+  get errorCode(): ServerErrorCode {
+    return CATALOGUE[this.code].code;
   }
 
   get status(): number {
@@ -85,13 +86,17 @@ export function seldonEnvelope(err: ServeError): SeldonErrorBody {
   return { status: { code: -1, info: err.message, reason: err.reason, status: 1 } };
 }
 
-/** The Open Inference Protocol's error body: one string saying what is wrong. */
+/**
+ * The Open Inference Protocol's error body: one string saying what is wrong (the protocol's
+ * `error`), and the catalogue's code beside it (`code`, an extra field clients may ignore).
+ */
 export interface OipErrorBody {
   error: string;
+  code: ServerErrorCode;
 }
 
 export function oipEnvelope(err: ServeError): OipErrorBody {
-  return { error: err.message };
+  return { error: err.message, code: err.errorCode };
 }
 
 /** Fastify's own errors carry a `code` (FST_...) and a `statusCode`. */

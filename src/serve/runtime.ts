@@ -47,6 +47,25 @@ export interface RuntimeOptions {
   driftWindow?: number;
   /** Most rows explained in one request (default DEFAULT_MAX_EXPLAIN_ROWS, never more than maxRows). */
   maxExplainRows?: number;
+  /**
+   * Milliseconds a component's method (predict, sendFeedback, metrics, tags, healthStatus) may take
+   * to settle (`--predict-timeout`; default DEFAULT_PREDICT_TIMEOUT_MS; 0: no limit). Past it the
+   * request is answered 504 PREDICT_TIMEOUT and the late result, if any, is dropped.
+   */
+  predictTimeoutMs?: number;
+}
+
+/** The default of `predictTimeoutMs`: 30 s. */
+export const DEFAULT_PREDICT_TIMEOUT_MS = 30_000;
+/** The largest `predictTimeoutMs` (a day: setTimeout's limit is about 24.8 days). */
+export const MAX_PREDICT_TIMEOUT_MS = 86_400_000;
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (
+    (typeof v === 'object' || typeof v === 'function') &&
+    v !== null &&
+    typeof (v as { then?: unknown }).then === 'function'
+  );
 }
 
 /** The Open Inference Protocol's tensor datatypes (metadata may declare any of them). */
@@ -132,6 +151,12 @@ function checkOptions(
       `--drift-window must be an integer from 0 (no drift gauges) to ${MAX_DRIFT_WINDOW}, got ${w}`,
     );
   }
+  const t = options.predictTimeoutMs;
+  if (t !== undefined && !(Number.isFinite(t) && t >= 0 && t <= MAX_PREDICT_TIMEOUT_MS)) {
+    throw usageError(
+      `--predict-timeout must be a number of seconds from 0 (no limit) to ${MAX_PREDICT_TIMEOUT_MS / 1000}, got ${t / 1000}`,
+    );
+  }
   const e = options.maxExplainRows;
   if (e !== undefined && !(Number.isInteger(e) && e >= 1)) {
     throw usageError(`the most rows explained per request must be an integer >= 1, got ${e}`);
@@ -163,6 +188,8 @@ export class Runtime {
   readonly settings: SeldonSettings;
   readonly maxRows: number;
   readonly modelName: string;
+  /** Milliseconds a component's method may take (0: no limit); see RuntimeOptions.predictTimeoutMs. */
+  readonly predictTimeoutMs: number;
   /** Metadata, built and validated at start-up. */
   readonly metadata: Readonly<SeldonMetadata>;
   /** True once shutdown began: health turns 503, responses close their connection. */
@@ -185,6 +212,7 @@ export class Runtime {
     this.metrics = options.metrics;
     this.settings = options.settings;
     this.maxRows = options.maxRows;
+    this.predictTimeoutMs = options.predictTimeoutMs ?? DEFAULT_PREDICT_TIMEOUT_MS;
     this.modelName = options.modelName;
     this.metadata = metadata;
     this.rows = this.forest === undefined ? undefined : new RowDecoder(this.forest, options.maxRows);
@@ -320,15 +348,60 @@ export class Runtime {
     return this.explainer?.maxRows ?? 0;
   }
 
-  /** Calls a component method, mapping what it throws: ModelInputError → 400, anything else → 500. */
+  /**
+   * Refuses a request of n rows for a component (413 PAYLOAD_TOO_LARGE over maxRows), before the
+   * component is called; `what` names where the rows are (`data.ndarray`, `the feedback's truth`).
+   */
+  checkRows(n: number, what: string): void {
+    if (n > this.maxRows) {
+      throw new ServeError(
+        'PAYLOAD_TOO_LARGE',
+        `${n} rows in ${what}; at most ${this.maxRows} are accepted in one request`,
+      );
+    }
+  }
+
+  /**
+   * Calls a component method, mapping what it throws or rejects with: ModelInputError → 400, a
+   * ServeError stays itself, anything else → 500 COMPONENT_ERROR. A promise that does not settle
+   * within predictTimeoutMs is a 504 PREDICT_TIMEOUT; the timer is cleared as soon as it settles (a
+   * synchronous answer starts none), so nothing outlives the request but the component's own promise.
+   */
   private async call<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
     try {
-      return await fn();
+      const result = fn();
+      if (this.predictTimeoutMs === 0 || !isThenable(result)) return await result;
+      return await this.settleWithin(result as PromiseLike<T>, what);
     } catch (err) {
       if (err instanceof ModelInputError) throw inputError(err);
       if (err instanceof ServeError) throw err;
       throw new ServeError('COMPONENT_ERROR', `${what} failed: ${describeError(err)}`, { cause: err });
     }
+  }
+
+  /** `promise`, or a PREDICT_TIMEOUT rejection if it has not settled within predictTimeoutMs. */
+  private settleWithin<T>(promise: PromiseLike<T>, what: string): Promise<T> {
+    const ms = this.predictTimeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new ServeError(
+            'PREDICT_TIMEOUT',
+            `${what} did not answer within ${ms / 1000} s (--predict-timeout): the request is abandoned, the server keeps serving`,
+          ),
+        );
+      }, ms);
+      promise.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** The component's predict (the generic path). */

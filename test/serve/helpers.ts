@@ -1,8 +1,14 @@
 /** Shared helpers for the serve tests: apps on the fake model, JSON requests, an exposition checker. */
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
+import { ERRORS, errorEntry, type ServerErrorCode } from '../../src/errors.js';
 import { type AppOptions, buildApp } from '../../src/serve/app.js';
 import { type Component, ForestComponent } from '../../src/serve/component.js';
+import { seldonSettings } from '../../src/serve/env.js';
+import { ServeMetrics } from '../../src/serve/metrics.js';
+import { oipRoutes } from '../../src/serve/oip/routes.js';
+import { Runtime, type RuntimeOptions } from '../../src/serve/runtime.js';
+import { seldonErrorHandler, seldonRoutes } from '../../src/serve/seldon/routes.js';
 import { FakeModel } from './fake-model.js';
 
 /** The identity variables a SeldonDeployment sets (the recordings' `metrics` variant). */
@@ -46,7 +52,18 @@ export function expectError(res: LightMyRequestResponse, status: number, reason:
   expect(body.status.reason).toBe(reason);
   expect(typeof body.status.info).toBe('string');
   expect(body.status.info.length).toBeGreaterThan(0);
+  const code = expectErrorCode(res);
+  expect(errorEntry(code).status, code).toBe(status);
+  expect(errorEntry(code).reason, code).toBe(reason);
   return body.status.info;
+}
+
+/** The catalogue code of an error answer (its `x-segserve-error-code` header), checked to be one. */
+export function expectErrorCode(res: LightMyRequestResponse): ServerErrorCode {
+  const code = res.headers['x-segserve-error-code'];
+  expect(typeof code, `no x-segserve-error-code header on ${res.statusCode} ${res.body}`).toBe('string');
+  expect(Object.keys(ERRORS)).toContain(code);
+  return code as ServerErrorCode;
 }
 
 /** The rows of a 200 prediction answer (ndarray or tensor), each checked to sum to 1. */
@@ -152,4 +169,27 @@ export function findSample(
   labels: Record<string, string> = {},
 ): Sample | undefined {
   return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+}
+
+/**
+ * A bare app serving `component` over both protocols with Runtime options that buildApp does not take
+ * (yet): the protocols' own plugins and error handlers on a plain Fastify instance.
+ */
+export async function runtimeApp(
+  component: Component,
+  options: Partial<RuntimeOptions> = {},
+): Promise<FastifyInstance> {
+  const settings = seldonSettings({});
+  const runtime = await Runtime.create(component, {
+    settings,
+    metrics: new ServeMetrics({ identity: settings.identity, processMetrics: false }),
+    maxRows: 100_000,
+    modelName: 'segserve',
+    ...options,
+  });
+  const app = Fastify();
+  app.setErrorHandler(seldonErrorHandler);
+  await app.register(seldonRoutes, { runtime });
+  await app.register(oipRoutes, { runtime, bodyLimit: 1 << 20 });
+  return app;
 }

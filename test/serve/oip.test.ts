@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type ErrorCode, errorEntry } from '../../src/errors.js';
 import { ModelInputError } from '../../src/pipeline/types.js';
 import { prepareComponent } from '../../src/serve/component.js';
 import { OIP_LIVE_PATH, OIP_READY_PATH, OIP_SERVER_PATH } from '../../src/serve/constants.js';
@@ -14,6 +15,7 @@ import { FakeModel } from './fake-model.js';
 import {
   componentApp,
   expectError,
+  expectErrorCode,
   findSample,
   forestApp,
   parseExposition,
@@ -60,10 +62,13 @@ function output(res: LightMyRequestResponse, name: string): Output {
 function expectOipError(res: LightMyRequestResponse, status: number): string {
   expect(res.statusCode, res.body).toBe(status);
   expect(res.headers['content-type']).toMatch(/^application\/json/);
-  const body = res.json() as { error: unknown };
-  expect(Object.keys(body)).toEqual(['error']);
+  const body = res.json() as { error: unknown; code: unknown };
+  expect(Object.keys(body)).toEqual(['error', 'code']);
   expect(typeof body.error).toBe('string');
   expect((body.error as string).length).toBeGreaterThan(0);
+  // The catalogue's code, of this status, in the body and in the header.
+  expect(expectErrorCode(res)).toBe(body.code);
+  expect(errorEntry(body.code as ErrorCode).status).toBe(status);
   return body.error as string;
 }
 
@@ -267,8 +272,35 @@ describe('inference', () => {
     );
     expect(res.id).toBe('req-42');
     expect(Object.keys(res)).toEqual(['model_name', 'id', 'outputs']);
-    const anonymous = answer(await postJson(app, INFER, { inputs: [matrixInput(ROWS)] }));
-    expect(anonymous.id).toBeUndefined();
+    // Without an id: the request id (the client's X-Request-Id or Seldon-Puid, else a generated one).
+    const tagged = await app.inject({
+      method: 'POST',
+      url: INFER,
+      headers: { 'content-type': 'application/json', 'x-request-id': 'trace-7' },
+      payload: { inputs: [matrixInput(ROWS)] },
+    });
+    expect(answer(tagged).id).toBe('trace-7');
+    const puid = await app.inject({
+      method: 'POST',
+      url: INFER,
+      headers: { 'content-type': 'application/json', 'seldon-puid': 'puid-9' },
+      payload: { inputs: [matrixInput(ROWS)] },
+    });
+    expect(answer(puid).id).toBe('puid-9');
+    const own = await app.inject({
+      method: 'POST',
+      url: INFER,
+      headers: { 'content-type': 'application/json', 'x-request-id': 'trace-8' },
+      payload: { id: 'mine', inputs: [matrixInput(ROWS)] },
+    });
+    expect(answer(own).id).toBe('mine');
+    const anonymous = await postJson(app, INFER, { inputs: [matrixInput(ROWS)] });
+    const again = await postJson(app, INFER, { inputs: [matrixInput(ROWS)] });
+    const ids = [answer(anonymous).id, answer(again).id];
+    for (const id of ids) expect(id).toMatch(/^\S+$/);
+    expect(ids[0]).not.toBe(ids[1]);
+    if (anonymous.headers['x-request-id'] !== undefined)
+      expect(ids[0]).toBe(anonymous.headers['x-request-id']);
   });
 
   test('FP32, INT64 and INT32 inputs; FP32 values are read at single precision', async () => {
@@ -552,7 +584,9 @@ describe('a component with its own predict()', () => {
         { name: 'b', shape: [1, 1], datatype: 'FP64', data: [[6]] },
       ],
     });
-    expect(seen).toMatchObject({ X: [[5, 6]], names: ['a', 'b'], meta: {} });
+    expect(seen).toMatchObject({ X: [[5, 6]], names: ['a', 'b'] });
+    // No id in the request: the component's meta.puid is the request id the answer carries.
+    expect((seen as { meta: { puid?: unknown } }).meta.puid).toMatch(/^\S+$/);
     const { samples } = parseExposition(await comp.segserve.metrics.text());
     expect(findSample(samples, 'oip_served_total', { method: 'predict' })?.value).toBe(2);
   });

@@ -35,8 +35,10 @@ function outputs(res: LightMyRequestResponse): Output[] {
 
 function oipError(res: LightMyRequestResponse): string {
   expect(res.statusCode, res.body).toBe(400);
-  const body = res.json() as { error: string };
-  expect(Object.keys(body)).toEqual(['error']);
+  const body = res.json() as { error: string; code: string };
+  expect(Object.keys(body)).toEqual(['error', 'code']);
+  expect(body.code).toBe('SEGSERVE_ERR_BAD_DATA');
+  expect(res.headers['x-segserve-error-code']).toBe('SEGSERVE_ERR_BAD_DATA');
   return body.error;
 }
 

@@ -5,7 +5,8 @@
  * The numbers are gRPC's (grpc/grpc doc/statuscodes.md), written here so this module loads without
  * @grpc/grpc-js.
  */
-import type { ServeErrorCode } from '../errors.js';
+import { errorEntry } from '../../errors.js';
+import { CATALOGUE, type ServeErrorCode } from '../errors.js';
 
 /** gRPC status codes (the numbers are the protocol's). */
 export const GrpcCode = {
@@ -31,23 +32,16 @@ export const GrpcCode = {
 export type GrpcCodeNumber = (typeof GrpcCode)[keyof typeof GrpcCode];
 
 /**
- * The status of each catalogue code. Bad input is INVALID_ARGUMENT (a too-large one
- * RESOURCE_EXHAUSTED, as grpc-js answers a message over the size limit); a component's failure is
- * UNKNOWN (its error, not ours); a defect of ours is INTERNAL.
+ * The status of each catalogue code, from the one error catalogue (src/errors.ts): bad input is
+ * INVALID_ARGUMENT (a too-large one RESOURCE_EXHAUSTED, as grpc-js answers a message over the size
+ * limit); a component's failure is UNKNOWN (its error, not ours); a defect of ours is INTERNAL.
  */
-export const GRPC_STATUS: Readonly<Record<ServeErrorCode, GrpcCodeNumber>> = {
-  BAD_DATA: GrpcCode.INVALID_ARGUMENT,
-  NOT_FOUND: GrpcCode.NOT_FOUND,
-  METHOD_NOT_ALLOWED: GrpcCode.UNIMPLEMENTED,
-  PAYLOAD_TOO_LARGE: GrpcCode.RESOURCE_EXHAUSTED,
-  UNSUPPORTED_MEDIA_TYPE: GrpcCode.INVALID_ARGUMENT,
-  HEADERS_TOO_LARGE: GrpcCode.RESOURCE_EXHAUSTED,
-  UNAVAILABLE: GrpcCode.UNAVAILABLE,
-  BAD_METRIC: GrpcCode.UNKNOWN,
-  NOT_IMPLEMENTED: GrpcCode.UNIMPLEMENTED,
-  COMPONENT_ERROR: GrpcCode.UNKNOWN,
-  INTERNAL: GrpcCode.INTERNAL,
-};
+export const GRPC_STATUS: Readonly<Record<ServeErrorCode, GrpcCodeNumber>> = Object.fromEntries(
+  Object.entries(CATALOGUE).map(([code, entry]) => {
+    const name = errorEntry(entry.code).grpc as keyof typeof GrpcCode | undefined;
+    return [code, name === undefined ? GrpcCode.INTERNAL : GrpcCode[name]];
+  }),
+) as Record<ServeErrorCode, GrpcCodeNumber>;
 
 const NAMES: readonly string[] = [
   'OK',

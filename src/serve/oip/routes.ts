@@ -28,6 +28,7 @@ import type { MetadataTensor, SeldonMeta } from '../component.js';
 import { OIP_LIVE_PATH, OIP_READY_PATH, OIP_SERVER_PATH } from '../constants.js';
 import { badData, oipEnvelope, ServeError, toServeError } from '../errors.js';
 import { depthProblem } from '../json-depth.js';
+import { requestIdFrom } from '../payload-log.js';
 import { JSON_TYPE, send, sendError } from '../reply.js';
 import { preview } from '../rows.js';
 import type { Runtime } from '../runtime.js';
@@ -47,6 +48,15 @@ function isTensorMetadata(t: MetadataTensor): t is { name: string; datatype: str
 /** Renders any error as `{"error": "..."}`; logs defects (ours at error level, a component's at warn). */
 export function oipErrorHandler(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void {
   sendError(err, toServeError(err), req, reply, oipEnvelope);
+}
+
+/**
+ * The `id` of an inference answer: the request's own `id`, else the request id (the client's
+ * `X-Request-Id` or `Seldon-Puid`, else the one the server generated: `req.id`), as MLServer answers
+ * a request without an id with a generated one.
+ */
+export function answerId(request: InferRequest, req: FastifyRequest): string {
+  return request.id ?? requestIdFrom(req.headers) ?? String(req.id);
 }
 
 /** Whether a path belongs to the Open Inference Protocol (its errors use its envelope). */
@@ -184,8 +194,7 @@ export async function oipRoutes(app: FastifyInstance, options: OipRoutesOptions)
     const explanation = answers.explains(wanted) ? runtime.explain(x, n) : undefined;
     const out = runtime.predictEncoded(x, n);
     // Built before any await: `out` and the explanation are shared buffers.
-    let body = head;
-    if (request.id !== undefined) body += `,"id":${JSON.stringify(request.id)}`;
+    let body = `${head},"id":${JSON.stringify(answerId(request, req))}`;
     body += `,"outputs":[${answers.outputs(wanted, out, n, explanation)}]}`;
     if (component.metrics === undefined) {
       send(req, reply, runtime, JSON_TYPE, body);
@@ -201,7 +210,8 @@ export async function oipRoutes(app: FastifyInstance, options: OipRoutesOptions)
   ): Promise<void> {
     selectOutputs(request);
     const { rows, names } = decoder.componentRows(request);
-    const meta: SeldonMeta = request.id === undefined ? {} : { puid: request.id };
+    const id = answerId(request, req);
+    const meta: SeldonMeta = { puid: id };
     const result = await runtime.predict(rows, names, meta);
     const isArray = Array.isArray(result) || (ArrayBuffer.isView(result) && !(result instanceof DataView));
     const shape = isArray ? analyse(result) : undefined;
@@ -230,8 +240,7 @@ export async function oipRoutes(app: FastifyInstance, options: OipRoutesOptions)
     const values: number[] = [];
     flatten(result, values, '', 'predict()');
     if (component.metrics) await runtime.customMetrics('predict');
-    let s = head;
-    if (request.id !== undefined) s += `,"id":${JSON.stringify(request.id)}`;
+    let s = `${head},"id":${JSON.stringify(id)}`;
     s += `,"outputs":[{"name":"${COMPONENT_OUTPUT}","datatype":"FP64","shape":${JSON.stringify(shape.shape)},"data":${JSON.stringify(values)}}]}`;
     send(req, reply, runtime, JSON_TYPE, s);
   }

@@ -186,6 +186,27 @@ export function componentInput(req: SeldonRequest): PredictInput {
   return req.payload as PredictInput;
 }
 
+/**
+ * The rows of a request as a component receives them, counted without copying: `data.ndarray` (a flat
+ * row is one), `data.tensor` (its first dimension; a 1-D tensor is one row), `jsonData` (an array of
+ * records, or one record). strData and binData carry no rows (the body limit bounds them): 0.
+ */
+export function rowCount(req: SeldonRequest): number {
+  if (req.form === 'ndarray') {
+    const rows = req.payload as unknown[];
+    return rows.length > 0 && !Array.isArray(rows[0]) ? 1 : rows.length;
+  }
+  if (req.form === 'tensor') {
+    const { shape } = req.payload as Tensor;
+    return shape.length >= 2 ? (shape[0] as number) : 1;
+  }
+  if (req.form === 'jsonData') {
+    const json = req.payload;
+    return Array.isArray(json) ? json.length : 1;
+  }
+  return 0;
+}
+
 const namesLabel = (w: number, name: string): string => `data.names[${w}] = ${JSON.stringify(name)}`;
 
 /**

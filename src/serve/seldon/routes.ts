@@ -14,6 +14,7 @@ import { classNamesOf, type SeldonMeta } from '../component.js';
 import { SELDON_LIVENESS_PATH, SELDON_READINESS_PATH } from '../constants.js';
 import { badData, ServeError, seldonEnvelope, toServeError } from '../errors.js';
 import type { RequestService } from '../metrics.js';
+import { requestIdFrom } from '../payload-log.js';
 import { JSON_TYPE, send, sendError } from '../reply.js';
 import { preview } from '../rows.js';
 import type { Runtime } from '../runtime.js';
@@ -22,6 +23,7 @@ import {
   isObject,
   parseMessage,
   readMessage,
+  rowCount,
   SeldonDecoder,
   type SeldonRequest,
 } from './decode.js';
@@ -52,6 +54,18 @@ export function seldonErrorHandler(
 }
 
 const EMPTY_META = '{}';
+
+/**
+ * The request's meta as answers echo it and components receive it: its own `puid` when it has a
+ * non-empty one, else the request id the client sent in `X-Request-Id` or `Seldon-Puid` (the app's
+ * `req.id` then). An id the server generated is never a puid: the wrapper generates none (recorded
+ * answers have no puid), so it goes only in the response header.
+ */
+export function requestMetaOf(meta: SeldonMeta | undefined, req: FastifyRequest): SeldonMeta | undefined {
+  if (typeof meta?.puid === 'string' && meta.puid !== '') return meta;
+  const id = requestIdFrom(req.headers);
+  return id === undefined ? meta : { ...meta, puid: id };
+}
 
 export interface SeldonRoutesOptions {
   runtime: Runtime;
@@ -92,6 +106,7 @@ export async function seldonRoutes(app: FastifyInstance, options: SeldonRoutesOp
 
   function predict(req: FastifyRequest, reply: FastifyReply): Promise<void> | undefined {
     const request = parseMessage(readMessage(req));
+    request.meta = requestMetaOf(request.meta, req);
     if (decoder === undefined) return predictWithComponent(request, req, reply);
     const { x, n } = decoder.decode(request);
     const out = runtime.predictEncoded(x, n);
@@ -129,6 +144,7 @@ export async function seldonRoutes(app: FastifyInstance, options: SeldonRoutesOp
     req: FastifyRequest,
     reply: FastifyReply,
   ): Promise<void> {
+    runtime.checkRows(rowCount(request), request.form === 'jsonData' ? 'jsonData' : `data.${request.form}`);
     const result = await runtime.predict(componentInput(request), request.names, request.meta ?? {});
     const payload = payloadOf(result, request.form, runtime.classNames(), 'predict()');
     const fragment = stringify(payload, 'predict()').slice(1, -1);
@@ -142,6 +158,7 @@ export async function seldonRoutes(app: FastifyInstance, options: SeldonRoutesOp
   function explain(req: FastifyRequest, reply: FastifyReply): Promise<void> | undefined {
     runtime.checkExplain();
     const request = parseMessage(readMessage(req));
+    request.meta = requestMetaOf(request.meta, req);
     const { x, n } = (decoder as SeldonDecoder).decode(request);
     // Built before any await: the explanation is a shared buffer.
     const data = explanationData(runtime.explain(x, n), featureNamesJson, classLabelsJson);
@@ -179,10 +196,11 @@ export async function seldonRoutes(app: FastifyInstance, options: SeldonRoutesOp
     }
     const request = parseMessage(msg.request ?? {}, true);
     if (msg.response !== undefined && msg.response !== null) parseMessage(msg.response, true);
-    const truth =
-      msg.truth === undefined || msg.truth === null
-        ? undefined
-        : componentInput(parseMessage(msg.truth, true));
+    const truthMessage =
+      msg.truth === undefined || msg.truth === null ? undefined : parseMessage(msg.truth, true);
+    runtime.checkRows(rowCount(request), "the feedback's request");
+    if (truthMessage !== undefined) runtime.checkRows(rowCount(truthMessage), "the feedback's truth");
+    const truth = truthMessage === undefined ? undefined : componentInput(truthMessage);
     const routingMap = (msg.response as { meta?: { routing?: Record<string, unknown> } } | undefined)?.meta
       ?.routing;
     const routingValue = routingMap?.[identity.modelName === 'NOT_IMPLEMENTED' ? '0' : identity.modelName];
@@ -196,7 +214,8 @@ export async function seldonRoutes(app: FastifyInstance, options: SeldonRoutesOp
       if (data?.names?.length === 0) delete data.names; // protobuf JSON leaves out empty repeated fields
     }
     const data = stringify(payload, 'sendFeedback()').slice(1, -1);
-    send(req, reply, runtime, JSON_TYPE, `{${data},"meta":${await metaJson('feedback', undefined)}}`);
+    const meta = await metaJson('feedback', requestMetaOf(undefined, req));
+    send(req, reply, runtime, JSON_TYPE, `{${data},"meta":${meta}}`);
   }
 
   async function healthStatus(req: FastifyRequest, reply: FastifyReply): Promise<void> {
