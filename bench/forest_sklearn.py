@@ -1,70 +1,93 @@
 """One whole-process run of scikit-learn's RandomForestClassifier for bench/forest.mjs.
 
-Reads the CSV, takes the first n - ceil(0.4 n) rows for training and the rest for testing (the
-same rows as bench/forest_ours.mjs), fits with n_jobs=1, predicts, prints one JSON line.
-Usage: python3 bench/forest_sklearn.py CSV [--trees 100] [--depth 10] [--seed 1]
+fit: reads the encoded train and test CSVs (forest_data.mjs: f0..f{d-1},y; nan = missing), fits
+with n_jobs=1, times predict_proba on every test row, prints one JSON line.
+    python3 bench/forest_sklearn.py fit TRAIN.csv TEST.csv [--trees 100] [--depth none|10] [--seed 1]
+train: the peer of `segserve train --no-search` for the peak-memory comparison: reads a CSV with a
+header (every column but --target a numeric feature), holds out the last --test-size of the rows,
+fits, scores predict_proba on the held-out rows and pickles the model to --out.
+    python3 bench/forest_sklearn.py train DATA.csv --target y --out MODEL.pkl [--trees 100]
 """
 
 import argparse
 import json
 import math
+import pickle
 import time
 
-t0 = time.perf_counter()
-
-import numpy as np  # noqa: E402
-import sklearn  # noqa: E402
-from sklearn.ensemble import RandomForestClassifier  # noqa: E402
-
-FEATURES = ["age", "income", "response", "events"]
-TARGET = "segment"
+import numpy as np
+import sklearn
+from sklearn.ensemble import RandomForestClassifier
 
 parser = argparse.ArgumentParser()
-parser.add_argument("csv")
-parser.add_argument("--trees", type=int, default=100)
-parser.add_argument("--depth", default="10")
-parser.add_argument("--seed", type=int, default=1)
-parser.add_argument("--test-size", type=float, default=0.4)
+sub = parser.add_subparsers(dest="cmd", required=True)
+fit_p = sub.add_parser("fit")
+fit_p.add_argument("train")
+fit_p.add_argument("test")
+train_p = sub.add_parser("train")
+train_p.add_argument("data")
+train_p.add_argument("--target", required=True)
+train_p.add_argument("--out", required=True)
+train_p.add_argument("--test-size", type=float, default=0.4)
+for p in (fit_p, train_p):
+    p.add_argument("--trees", type=int, default=100)
+    p.add_argument("--depth", default="none")
+    p.add_argument("--seed", type=int, default=1)
 args = parser.parse_args()
 
-with open(args.csv, encoding="utf-8") as fh:
-    header = fh.readline().strip().split(",")
-cols = [header.index(name) for name in FEATURES + [TARGET]]
-data = np.loadtxt(args.csv, delimiter=",", skiprows=1, usecols=cols, dtype=np.float64, ndmin=2)
-t_read = time.perf_counter()
 
-n = data.shape[0]
-n_test = math.ceil(n * args.test_size)
-n_train = n - n_test
-X = data[:, : len(FEATURES)]
-y = data[:, len(FEATURES)].astype(np.int64)
-X_train, y_train, X_test, y_test = X[:n_train], y[:n_train], X[n_train:], y[n_train:]
-
-model = RandomForestClassifier(
-    n_estimators=args.trees,
-    max_depth=None if args.depth == "none" else int(args.depth),
-    max_features="sqrt",
-    bootstrap=True,
-    n_jobs=1,
-    random_state=args.seed,
-)
-t_fit0 = time.perf_counter()
-model.fit(X_train, y_train)
-t_fit = time.perf_counter()
-accuracy = float(np.mean(model.predict(X_test) == y_test))
-t_pred = time.perf_counter()
-
-print(
-    json.dumps(
-        {
-            "impl": "scikit-learn " + sklearn.__version__,
-            "nTrain": int(n_train),
-            "nTest": int(n_test),
-            "readSeconds": t_read - t0,
-            "fitSeconds": t_fit - t_fit0,
-            "predictSeconds": t_pred - t_fit,
-            "accuracy": accuracy,
-            "nodes": int(sum(e.tree_.node_count for e in model.estimators_)),
-        }
+def model():
+    return RandomForestClassifier(
+        n_estimators=args.trees,
+        max_depth=None if args.depth == "none" else int(args.depth),
+        max_features="sqrt",
+        bootstrap=True,
+        n_jobs=1,
+        random_state=args.seed,
     )
-)
+
+
+if args.cmd == "fit":
+    train = np.loadtxt(args.train, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
+    test = np.loadtxt(args.test, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
+    X_train, y_train = train[:, :-1], train[:, -1].astype(np.int64)
+    X_test, y_test = test[:, :-1], test[:, -1].astype(np.int64)
+    m = model()
+    t0 = time.perf_counter()
+    m.fit(X_train, y_train)
+    t1 = time.perf_counter()
+    proba = m.predict_proba(X_test)
+    t2 = time.perf_counter()
+    accuracy = float(np.mean(m.classes_[np.argmax(proba, axis=1)] == y_test))
+    print(
+        json.dumps(
+            {
+                "impl": "scikit-learn " + sklearn.__version__,
+                "nTrain": int(X_train.shape[0]),
+                "nTest": int(X_test.shape[0]),
+                "fitSeconds": t1 - t0,
+                "predictSeconds": t2 - t1,
+                "accuracy": accuracy,
+                "nodes": int(sum(e.tree_.node_count for e in m.estimators_)),
+            }
+        )
+    )
+else:
+    with open(args.data, encoding="utf-8") as fh:
+        header = fh.readline().strip().split(",")
+    target = header.index(args.target)
+    data = np.loadtxt(args.data, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2)
+    y = data[:, target].astype(np.int64)
+    X = np.delete(data, target, axis=1)
+    del data
+    n = X.shape[0]
+    n_test = math.ceil(n * args.test_size)
+    m = model()
+    t0 = time.perf_counter()
+    m.fit(X[: n - n_test], y[: n - n_test])
+    t1 = time.perf_counter()
+    proba = m.predict_proba(X[n - n_test :])
+    accuracy = float(np.mean(m.classes_[np.argmax(proba, axis=1)] == y[n - n_test :]))
+    with open(args.out, "wb") as fh:
+        pickle.dump(m, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    print(json.dumps({"fitSeconds": t1 - t0, "accuracy": accuracy, "rows": int(n)}))

@@ -14,51 +14,126 @@ import { ForestParamError, validateParams } from './params.js';
 import { TreeBuilder, treeFeatureImportances, validateTree } from './tree.js';
 import type { ForestParams, TrainingData, Tree } from './types.js';
 
+/**
+ * Values of class sums per block of batch prediction (4 MB): a block's rows are walked through one
+ * tree after another, so that each tree is read once per block, not once per row.
+ */
+const BLOCK_VALUES = 1 << 19;
+/** Fewer rows than this are walked row by row (a single request's latency). */
+const FEW_ROWS = 8;
+
+/** Whether every left child follows its parent (node i's left child is i + 1). */
+function isPreorder(t: Tree): boolean {
+  for (let i = 0; i < t.feature.length; i++) if (t.feature[i]! >= 0 && t.left[i] !== i + 1) return false;
+  return true;
+}
+/** A valid tree renumbered so that every left child follows its parent (depth first, left first). */
+function toPreorder(t: Tree, K: number): Tree {
+  const n = t.feature.length;
+  const order: number[] = [];
+  const stack = [0];
+  while (stack.length > 0) {
+    const i = stack.pop()!;
+    order.push(i);
+    if (t.feature[i]! >= 0) stack.push(t.right[i]!, t.left[i]!);
+  }
+  const at = new Int32Array(n);
+  order.forEach((i, j) => {
+    at[i] = j;
+  });
+  const m = order.length;
+  const out: Tree = {
+    feature: new Int32Array(m),
+    threshold: new Float64Array(m),
+    left: new Int32Array(m),
+    right: new Int32Array(m),
+    missingLeft: new Uint8Array(m),
+    value: new Float64Array(m * K),
+  };
+  order.forEach((i, j) => {
+    const leaf = t.feature[i]! < 0;
+    out.feature[j] = t.feature[i]!;
+    out.threshold[j] = t.threshold[i]!;
+    out.left[j] = leaf ? -1 : at[t.left[i]!]!;
+    out.right[j] = leaf ? -1 : at[t.right[i]!]!;
+    out.missingLeft[j] = t.missingLeft[i]!;
+    out.value.set(t.value.subarray(i * K, i * K + K), j * K);
+  });
+  return out;
+}
+
+/**
+ * The forest as prediction reads it: every tree's nodes in one set of arrays, each tree in
+ * pre-order with each left child right after its parent (node i's left child is i + 1; trees fitted
+ * here already are), its root at roots[t]. Per node i: link[2i] = feature, or ~(leaf index) at a
+ * leaf, and link[2i + 1] = right child (feature and child in one cache line); threshold[i];
+ * missingLeft[i]. Per leaf l: fraction[lK, lK + K) = its class fractions (value / Σ value), leaves
+ * only.
+ */
+interface PredictLayout {
+  roots: Int32Array;
+  link: Int32Array;
+  threshold: Float64Array;
+  missingLeft: Uint8Array;
+  fraction: Float64Array;
+}
+
+function predictLayout(trees: readonly Tree[], K: number): PredictLayout {
+  const ordered = trees.map((t) => (isPreorder(t) ? t : toPreorder(t, K)));
+  let nodes = 0;
+  let leaves = 0;
+  for (const t of ordered) {
+    nodes += t.feature.length;
+    for (let i = 0; i < t.feature.length; i++) if (t.feature[i]! < 0) leaves++;
+  }
+  const out: PredictLayout = {
+    roots: new Int32Array(trees.length),
+    link: new Int32Array(2 * nodes),
+    threshold: new Float64Array(nodes),
+    missingLeft: new Uint8Array(nodes),
+    fraction: new Float64Array(leaves * K),
+  };
+  const { roots, link, threshold, missingLeft, fraction } = out;
+  let at = 0;
+  let leaf = 0;
+  for (let j = 0; j < ordered.length; j++) {
+    const t = ordered[j]!;
+    const root = at;
+    roots[j] = root;
+    threshold.set(t.threshold, root);
+    missingLeft.set(t.missingLeft, root);
+    const { feature, right, value } = t;
+    for (let i = 0; i < feature.length; i++, at++) {
+      const f = feature[i]!;
+      if (f >= 0) {
+        link[2 * at] = f;
+        link[2 * at + 1] = root + right[i]!;
+        continue;
+      }
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum += value[i * K + k]!;
+      for (let k = 0; k < K; k++) fraction[leaf * K + k] = value[i * K + k]! / sum;
+      link[2 * at] = ~leaf;
+      link[2 * at + 1] = -1;
+      leaf++;
+    }
+  }
+  return out;
+}
+
 export class Forest {
   readonly trees: Tree[];
   readonly nClasses: number;
   readonly nFeatures: number;
-  // Prediction layout, copied from the trees at construction: every tree's nodes in one set of
-  // arrays (child indices made absolute), and value normalised per node to class fractions.
-  private readonly roots: Int32Array;
-  /**
-   * Node i's feature (-1 at a leaf), left child, right child and the child a missing value goes to,
-   * at [4i], [4i+1], [4i+2], [4i+3]: one cache line per level.
-   */
-  private readonly nodeLinks: Int32Array;
-  private readonly nodeThreshold: Float64Array;
-  private readonly nodeFraction: Float64Array;
+  /** The trees as prediction reads them (see PredictLayout). */
+  private readonly layout: PredictLayout;
   private importances: Float64Array | null = null;
 
   private constructor(trees: Tree[], nClasses: number, nFeatures: number) {
     this.trees = trees;
     this.nClasses = nClasses;
     this.nFeatures = nFeatures;
-    const K = nClasses;
-    let total = 0;
-    for (const t of trees) total += t.feature.length;
-    this.roots = new Int32Array(trees.length);
-    this.nodeLinks = new Int32Array(4 * total);
-    this.nodeThreshold = new Float64Array(total);
-    this.nodeFraction = new Float64Array(total * K);
-    let offset = 0;
-    trees.forEach((t, j) => {
-      this.roots[j] = offset;
-      const nNodes = t.feature.length;
-      for (let i = 0; i < nNodes; i++) {
-        const at = offset + i;
-        const leaf = t.feature[i]! < 0;
-        this.nodeLinks[4 * at] = t.feature[i]!;
-        this.nodeLinks[4 * at + 1] = leaf ? -1 : offset + t.left[i]!;
-        this.nodeLinks[4 * at + 2] = leaf ? -1 : offset + t.right[i]!;
-        this.nodeLinks[4 * at + 3] = leaf ? -1 : offset + (t.missingLeft[i] === 1 ? t.left[i]! : t.right[i]!);
-        this.nodeThreshold[at] = t.threshold[i]!;
-        let sum = 0;
-        for (let k = 0; k < K; k++) sum += t.value[i * K + k]!;
-        if (sum > 0) for (let k = 0; k < K; k++) this.nodeFraction[at * K + k] = t.value[i * K + k]! / sum;
-      }
-      offset += nNodes;
-    });
+    this.layout = predictLayout(trees, nClasses);
   }
 
   /**
@@ -80,7 +155,11 @@ export class Forest {
 
   /**
    * Class probabilities for `n` rows: `x` is row-major n × nFeatures (NaN = missing), `out`
-   * receives row-major n × nClasses, each row the mean over trees of the leaf's class fractions.
+   * receives row-major n × nClasses, each row the mean over trees of the leaf's class fractions
+   * (added tree by tree in order, then divided by the number of trees).
+   *
+   * Blocked by tree: the rows of a block (up to 2^19 class sums) are walked through the first
+   * tree, then the second, and so on, so each tree is read from memory once per block.
    */
   predictProbaInto(x: Float64Array, n: number, out: Float64Array): void {
     const d = this.nFeatures;
@@ -90,26 +169,16 @@ export class Forest {
     if (out.length < n * K)
       throw new Error(`out must hold n × nClasses = ${n * K} values, got ${out.length}`);
     out.fill(0, 0, n * K);
-    const { roots, nodeLinks, nodeThreshold, nodeFraction } = this;
-    const nTrees = roots.length;
-    // Row by row, all trees (one flat node array): the row's values and sums stay in L1.
-    for (let i = 0; i < n; i++) {
-      const row = i * d;
-      const o = i * K;
-      for (let t = 0; t < nTrees; t++) {
-        let node = roots[t]!;
-        let f = nodeLinks[4 * node]!;
-        while (f >= 0) {
-          const v = x[row + f]!;
-          const th = nodeThreshold[node]!;
-          // Left when v <= th, right when v > th, else (NaN) the missing value's child.
-          node = nodeLinks[4 * node + (v <= th ? 1 : v > th ? 2 : 3)]!;
-          f = nodeLinks[4 * node]!;
-        }
-        const v = node * K;
-        for (let k = 0; k < K; k++) out[o + k]! += nodeFraction[v + k]!;
-      }
-      for (let k = 0; k < K; k++) out[o + k] = out[o + k]! / nTrees;
+    if (n < FEW_ROWS) {
+      addLeavesByRow(this.layout, x, d, K, n, out);
+      return;
+    }
+    const block = Math.max(1, Math.floor(BLOCK_VALUES / K));
+    for (let r0 = 0; r0 < n; r0 += block) {
+      const r1 = Math.min(n, r0 + block);
+      addLeaves(this.layout, x, d, K, r0, r1, out);
+      // Apart from addLeaves: a loop that first runs after its optimisation would deoptimise it.
+      divideAll(out, r0 * K, r1 * K, this.trees.length);
     }
   }
 
@@ -145,6 +214,45 @@ export class Forest {
   }
 }
 
+/** Throws a ForestParamError unless `seed` is one or more integers in [0, 2^32). */
+export function validateSeed(seed: readonly number[]): void {
+  if (!Array.isArray(seed) || seed.length < 1 || !seed.every(isValidSeed)) {
+    throw new ForestParamError(
+      'seed',
+      `seed must be one or more integers in [0, 2^32), got ${JSON.stringify(seed)}`,
+    );
+  }
+}
+
+/**
+ * Fits trees from..to-1 of the forest fitForest(data, params, seed) would fit, with `builder`
+ * (a TreeBuilder on the same data): tree t depends only on data, params, seed and t, so any
+ * split of the trees between threads gives the same trees.
+ */
+export function fitTrees(
+  builder: TreeBuilder,
+  params: ForestParams,
+  seed: readonly number[],
+  from: number,
+  to: number,
+): Tree[] {
+  validateParams(params, builder.nFeatures);
+  validateSeed(seed);
+  const classWeight = params.classWeight ?? null;
+  // Without bootstrap, every tree's sample is the training set: balanced_subsample is balanced.
+  const fixedWeights = classWeight === null || params.bootstrap ? null : builder.balancedWeights();
+  const trees: Tree[] = [];
+  for (let t = from; t < to; t++) {
+    const rng = createRng(...seed, t);
+    trees.push(
+      params.bootstrap
+        ? builder.fitBootstrap(params, rng, classWeight)
+        : builder.fit(null, params, rng, fixedWeights),
+    );
+  }
+  return trees;
+}
+
 /**
  * Fits a random forest. Tree t draws all its randomness (bootstrap sample, then features per split)
  * from its own stream createRng(...seed, t), so the result depends only on data, params and seed.
@@ -154,24 +262,81 @@ export class Forest {
  */
 export function fitForest(data: TrainingData, params: ForestParams, seed: readonly number[]): Forest {
   validateParams(params, data.columns.length);
-  if (!Array.isArray(seed) || seed.length < 1 || !seed.every(isValidSeed)) {
-    throw new ForestParamError(
-      'seed',
-      `seed must be one or more integers in [0, 2^32), got ${JSON.stringify(seed)}`,
-    );
-  }
-  const builder = new TreeBuilder(data);
-  const classWeight = params.classWeight ?? null;
-  // Without bootstrap, every tree's sample is the training set: balanced_subsample is balanced.
-  const fixedWeights = classWeight === null || params.bootstrap ? null : builder.balancedWeights();
-  const trees: Tree[] = [];
-  for (let t = 0; t < params.nEstimators; t++) {
-    const rng = createRng(...seed, t);
-    trees.push(
-      params.bootstrap
-        ? builder.fitBootstrap(params, rng, classWeight)
-        : builder.fit(null, params, rng, fixedWeights),
-    );
-  }
+  validateSeed(seed);
+  const trees = fitTrees(new TreeBuilder(data), params, seed, 0, params.nEstimators);
   return Forest.fromTrees(trees, data.nClasses, data.columns.length);
+}
+
+/**
+ * For rows [r0, r1) of x: the sum over the trees of the class fractions of the leaf each row
+ * reaches, added into out. Tree by tree, each walked for every row.
+ */
+function addLeaves(
+  layout: PredictLayout,
+  x: Float64Array,
+  d: number,
+  K: number,
+  r0: number,
+  r1: number,
+  out: Float64Array,
+): void {
+  const { roots, link, threshold, missingLeft, fraction } = layout;
+  const nTrees = roots.length;
+  for (let t = 0; t < nTrees; t++) {
+    const root = roots[t]!;
+    for (let i = r0; i < r1; i++) {
+      const row = i * d;
+      let node = root;
+      let f = link[2 * node]!;
+      while (f >= 0) {
+        const v = x[row + f]!;
+        const th = threshold[node]!;
+        // Left (the next node) when v <= th, right when v > th, else (NaN) the missing value's child.
+        if (v <= th) node++;
+        else if (v > th) node = link[2 * node + 1]!;
+        else node = missingLeft[node] === 1 ? node + 1 : link[2 * node + 1]!;
+        f = link[2 * node]!;
+      }
+      const o = i * K;
+      const leaf = ~f * K;
+      for (let k = 0; k < K; k++) out[o + k]! += fraction[leaf + k]!;
+    }
+  }
+}
+
+/** out[i] /= by for i in [from, to). */
+function divideAll(out: Float64Array, from: number, to: number, by: number): void {
+  for (let i = from; i < to; i++) out[i] = out[i]! / by;
+}
+
+/** addLeaves for rows [0, n), row by row: each row through every tree before the next row. */
+function addLeavesByRow(
+  layout: PredictLayout,
+  x: Float64Array,
+  d: number,
+  K: number,
+  n: number,
+  out: Float64Array,
+): void {
+  const { roots, link, threshold, missingLeft, fraction } = layout;
+  const nTrees = roots.length;
+  for (let i = 0; i < n; i++) {
+    const row = i * d;
+    const o = i * K;
+    for (let t = 0; t < nTrees; t++) {
+      let node = roots[t]!;
+      let f = link[2 * node]!;
+      while (f >= 0) {
+        const v = x[row + f]!;
+        const th = threshold[node]!;
+        if (v <= th) node++;
+        else if (v > th) node = link[2 * node + 1]!;
+        else node = missingLeft[node] === 1 ? node + 1 : link[2 * node + 1]!;
+        f = link[2 * node]!;
+      }
+      const leaf = ~f * K;
+      for (let k = 0; k < K; k++) out[o + k]! += fraction[leaf + k]!;
+    }
+    for (let k = 0; k < K; k++) out[o + k] = out[o + k]! / nTrees;
+  }
 }

@@ -1,7 +1,6 @@
 /**
  * CART classification trees with scikit-learn's semantics (Gini, best split among `maxFeatures`
- * features drawn per split, thresholds at midpoints, depth-first growth), fitted on presorted
- * columns.
+ * features drawn per split, thresholds at midpoints, depth-first growth).
  *
  * Missing values (NaN), as scikit-learn >= 1.4's BestSplitter: a feature's missing values sort
  * after all the others. When a node has missing values for a feature, its thresholds are searched
@@ -17,16 +16,20 @@
  * count sum where the Gini proxy, the purity test and the node values need weights, so sums are
  * exact; the sample minimums (minSamplesSplit, minSamplesLeaf) count rows.
  *
- * How it is fast: every column is argsorted once per data set (`presort`, a radix sort). For a
- * tree, the rows of nonzero count are kept in one sorted run per feature, and a node is a range
- * [start, end) that holds the same rows in every feature's run (a feature's missing rows at the
- * end of its run). Finding a split is one linear scan of the range per drawn feature; applying it
- * is one branch-free stable scatter of the range per other feature into a second run (skipped when
- * both children will be leaves, and for features known to be constant in the node). A row's class
- * and count travel packed in one Int32, the rows going left are marked in a bitset that stays in
- * L1 cache, bootstrap indices come several per random draw, nothing is allocated per sample, and
- * all buffers live in the TreeBuilder and are reused from tree to tree. Data without missing values
- * and without class weights takes exactly the code paths (and gives exactly the trees) of before.
+ * How it is fast, with work that grows with the features drawn, not with all features: each column
+ * is binned once per data set (`binColumns`): a row's bin is the rank of its value among the
+ * column's distinct values (the missing ones in one last bin), 1, 2 or 4 bytes per cell. A tree
+ * keeps the rows of the current node as a range of one array (scikit-learn's `samples`), and only
+ * the features drawn at a node are looked at, each in the cheaper of two exact ways: a histogram of
+ * (bin, class) sample counts when the node has many rows for the feature's number of bins, else a
+ * radix (or insertion) sort of the node's bins. Either gives the candidate thresholds in increasing
+ * order with the class counts left of each, which is all the presorted scan of rows in (value, row)
+ * order looked at: a threshold is only tried between two different values, and counts are integer
+ * sums, so the order of rows with equal values changes nothing. Without class weights the Gini
+ * proxy's sums of squares are kept up to date per row (integers, exact below 2^53, the same numbers
+ * as summing over the classes at each threshold, so the same ties). The chosen split then
+ * partitions the node's range once (branch free). Buffers live in the TreeBuilder and are reused
+ * from tree to tree.
  */
 import type { Rng } from '../data/random.js';
 import { resolveMaxFeatures, validateTrainingData, validateTreeParams } from './params.js';
@@ -37,35 +40,60 @@ const FEATURE_THRESHOLD = 1e-7;
 const TWO_53 = 2 ** 53;
 /** scikit-learn's EPSILON (float64 machine epsilon): a node with Gini at or below it is pure. */
 const EPSILON = 2.220446049250313e-16;
+/** Largest sample total whose squared class counts are exact doubles (W² < 2^53). */
+const EXACT_SQUARES = Math.floor(Math.sqrt(TWO_53 - 1));
+/** Nodes at most this large sort their bins by insertion. */
+const INSERTION_MAX = 24;
 
-/** Columns argsorted once per data set and shared by every tree fitted on it. */
-export interface Presorted {
+/** A feature's bins: 1, 2 or 4 bytes per row, by its number of distinct values. */
+export type BinColumn = Uint8Array | Uint16Array | Int32Array;
+
+/** Columns binned once per data set and shared by every tree fitted on it. */
+export interface Binned {
   readonly nRows: number;
   readonly nFeatures: number;
   /**
-   * order[f * nRows + k] is the row with the k-th smallest value of feature f (ties by row, the
-   * missing values last, by row).
+   * bins[f][row]: the rank of the row's value of feature f among values[f] (its distinct
+   * non-missing values, increasing), or values[f].length when the value is missing (NaN).
    */
-  readonly order: Int32Array;
-  /** values[f * nRows + k] is that row's value of feature f (so each feature's run is sorted). */
-  readonly values: Float64Array;
+  readonly bins: readonly BinColumn[];
+  readonly values: readonly Float64Array[];
 }
 
-/** Argsorts each column of `data` (which must be valid: see validateTrainingData). */
-export function presort(data: TrainingData): Presorted {
+/**
+ * Bins each column of `data` (which must be valid: see validateTrainingData): a stable radix
+ * argsort, then one pass giving equal values (-0 and +0 alike) the same bin.
+ */
+export function binColumns(data: TrainingData): Binned {
   const n = data.y.length;
   const d = data.columns.length;
-  const order = new Int32Array(d * n);
-  const values = new Float64Array(d * n);
   const sorter = new RadixArgsort(n);
+  const rank = new Int32Array(n);
+  const bins: BinColumn[] = [];
+  const values: Float64Array[] = [];
   for (let f = 0; f < d; f++) {
     const col = data.columns[f]!;
-    const base = f * n;
     const idx = sorter.argsort(col);
-    order.set(idx, base);
-    for (let i = 0; i < n; i++) values[base + i] = col[idx[i]!]!;
+    const distinct: number[] = [];
+    let nNaN = 0;
+    for (let i = 0; i < n; i++) {
+      const r = idx[i]!;
+      const v = col[r]!;
+      if (Number.isNaN(v)) {
+        nNaN++;
+        continue;
+      }
+      if (distinct.length === 0 || v !== distinct[distinct.length - 1]) distinct.push(v);
+      rank[r] = distinct.length - 1;
+    }
+    const V = distinct.length;
+    if (nNaN > 0) for (let i = n - nNaN; i < n; i++) rank[idx[i]!] = V;
+    const out = V < 255 ? new Uint8Array(n) : V < 65535 ? new Uint16Array(n) : new Int32Array(n);
+    out.set(rank);
+    bins.push(out);
+    values.push(Float64Array.from(distinct));
   }
-  return { nRows: n, nFeatures: d, order, values };
+  return { nRows: n, nFeatures: d, bins, values };
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -217,16 +245,46 @@ export function balancedClassWeights(
   return out;
 }
 
+/** Growable typed arrays for one tree's nodes and the depth-first stack, reused from tree to tree. */
+class NodeBuffers {
+  capacity = 0;
+  feature = new Int32Array(0);
+  threshold = new Float64Array(0);
+  left = new Int32Array(0);
+  right = new Int32Array(0);
+  missingLeft = new Uint8Array(0);
+  value = new Float64Array(0);
+
+  constructor(private readonly K: number) {
+    this.grow(64);
+  }
+
+  grow(need: number): void {
+    if (need <= this.capacity) return;
+    const cap = Math.max(need, 2 * this.capacity);
+    const more = <T extends Int32Array | Float64Array | Uint8Array>(a: T, size: number): T => {
+      const b = new (a.constructor as { new (n: number): T })(size);
+      b.set(a);
+      return b;
+    };
+    this.feature = more(this.feature, cap);
+    this.threshold = more(this.threshold, cap);
+    this.left = more(this.left, cap);
+    this.right = more(this.right, cap);
+    this.missingLeft = more(this.missingLeft, cap);
+    this.value = more(this.value, cap * this.K);
+    this.capacity = cap;
+  }
+}
+
 /**
- * Fits trees on one data set, reusing the presorted columns and every scratch buffer. Not
- * reentrant: one fit at a time per builder.
+ * Fits trees on one data set, reusing the binned columns and every scratch buffer. Not reentrant:
+ * one fit at a time per builder.
  *
- * Layout: each feature f has two runs of nRows slots in oRow, oX and oCode, at (2f + parity) × nRows;
- * the m rows of nonzero count of the current tree are in slots [0, m) of one of them, sorted by
- * feature f (missing values last), with their value of f and their packed (count << shift) | class
- * side by side, so that split scans read memory in order. A split scatters each range into the
- * other run of the feature (left rows first, both sides kept in order): one read and one write per
- * row, no copy back. `parity` says, per node and feature, which run holds the node's rows.
+ * Layout: `rows[0, m)` holds the m rows of nonzero count of the current tree; a node is a range
+ * [start, end) of it (its order within a node is of no consequence). A row's class and count travel
+ * packed in `code[row]` = (count << shift) | class. The depth-first stack keeps per pending node its
+ * range, depth, parent, side, class counts and the features known to be constant in it.
  */
 export class TreeBuilder {
   readonly nRows: number;
@@ -237,30 +295,40 @@ export class TreeBuilder {
   private readonly shift: number;
   private readonly mask: number;
   private readonly y: Int32Array;
-  private readonly sortedRow: Int32Array;
-  private readonly sortedX: Float64Array;
-  /** sortedY[f * nRows + k]: the class of row sortedRow[f * nRows + k]. */
-  private readonly sortedY: Int32Array;
+  private readonly bins: readonly BinColumn[];
+  private readonly binValues: readonly Float64Array[];
+  /** Per feature: 1 when some row of the data set has it missing (NaN). */
+  private readonly hasMissing: Uint8Array;
   /** Sample count per row of the tree being fitted. */
   private readonly counts: Int32Array;
   /** The bootstrap draws of the tree being fitted. */
   private readonly indices: Int32Array;
-  private readonly oRow: Int32Array;
-  private readonly oX: Float64Array;
-  private readonly oCode: Int32Array;
-  /** Bit `row` set while a split is applied: the row goes left. */
-  private readonly goesLeft: Int32Array;
+  /** (count << shift) | class per row of the tree being fitted. */
+  private readonly code: Int32Array;
+  /** The current tree's rows of nonzero count; a node is a range of it. */
+  private readonly rows: Int32Array;
+  // Sort scratch: a node's bins and codes, and the radix sort's second buffers.
+  private readonly keys: Int32Array;
+  private readonly codes: Int32Array;
+  private readonly keys2: Int32Array;
+  private readonly codes2: Int32Array;
+  private readonly radixCounts = new Int32Array(2048);
+  /** Histogram scratch: (bin, class) sample counts and rows per bin, zero between uses. */
+  private readonly hist: Int32Array;
+  private readonly binRows: Int32Array;
+  /** A histogram is used for features with at most this many bins (missing included). */
+  private readonly histBins: number;
   private readonly features: Int32Array;
-  /** The current node's flags: 1 = feature constant in the node (its run is then not kept in order). */
+  /** The current node's flags: 1 = feature known to be constant in the node. */
   private readonly constant: Uint8Array;
-  /** The current node's run of each feature: 0 or 1 (see the layout above). */
-  private readonly parity: Uint8Array;
-  /** Per feature: 1 when some row of the current tree has it missing (NaN). */
-  private readonly hasMissing: Uint8Array;
   /** The current tree's weight per class (all 1 without class weights). */
   private readonly cw: Float64Array;
   /** The current tree has class weights: the weighted scans are used. */
   private weighted = false;
+  /** Unweighted and the sample total's squares are exact: the incremental scans are used. */
+  private incremental = true;
+  /** The tree's sample total fits the histogram's Int32 counts. */
+  private histOk = true;
   /** scikit-learn's `balanced` weights over all rows, computed on first use. */
   private balanced: Float64Array | null = null;
   /**
@@ -272,26 +340,31 @@ export class TreeBuilder {
   private readonly rightCl: Float64Array;
   private readonly total: Float64Array;
   private readonly clMiss: Float64Array;
-  /** A feature scan's best split: proxy, position, values either side. */
-  private readonly scan = new Float64Array(4);
-  // The best split of the current node: feature, position in the feature's sorted non-missing
-  // values (the left child gets [start, pos) of them), threshold, the node's missing rows of the
-  // feature and where they go (1 = left).
+  /** A feature scan's best split: proxy, left rows (non-missing), values either side, bin left of it. */
+  private readonly scan = new Float64Array(5);
+  // The best split of the current node: feature, its non-missing rows going left, threshold, last
+  // bin going left, the node's missing rows of the feature and where they go (1 = left).
   private bestFeature = -1;
   private bestPos = -1;
   private bestThreshold = 0;
+  private bestBin = -1;
   private bestNMiss = 0;
   private bestMissingLeft = 0;
+  private readonly nodes: NodeBuffers;
+  // The depth-first stack: start, end, depth, parent, isLeft per entry; class counts; constant flags.
+  private stackInt = new Int32Array(5 * 64);
+  private stackCounts: Float64Array;
+  private stackConstant: Uint8Array;
 
   /**
-   * Validates `data` (throws a ForestParamError); `presorted` (from presort(data)) saves the
-   * sorting when several builders share a data set.
+   * Validates `data` (throws a ForestParamError); `binned` (from binColumns(data)) saves the
+   * binning when several builders share a data set.
    */
-  constructor(data: TrainingData, presorted?: Presorted) {
+  constructor(data: TrainingData, binned?: Binned) {
     validateTrainingData(data);
-    const pre = presorted ?? presort(data);
+    const pre = binned ?? binColumns(data);
     if (pre.nRows !== data.y.length || pre.nFeatures !== data.columns.length) {
-      throw new Error('presorted columns do not match the training data');
+      throw new Error('binned columns do not match the training data');
     }
     const n = pre.nRows;
     const d = pre.nFeatures;
@@ -303,26 +376,46 @@ export class TreeBuilder {
     this.mask = (1 << this.shift) - 1;
     this.maxCount = 2 ** (31 - this.shift) - 1;
     this.y = data.y;
-    this.sortedRow = pre.order;
-    this.sortedX = pre.values;
-    this.sortedY = new Int32Array(d * n);
-    for (let i = 0; i < d * n; i++) this.sortedY[i] = data.y[pre.order[i]!]!;
+    this.bins = pre.bins;
+    this.binValues = pre.values;
+    this.hasMissing = new Uint8Array(d);
+    for (let f = 0; f < d; f++) {
+      const col = data.columns[f]!;
+      for (let i = 0; i < n; i++) {
+        if (Number.isNaN(col[i]!)) {
+          this.hasMissing[f] = 1;
+          break;
+        }
+      }
+    }
     this.counts = new Int32Array(n);
     this.indices = new Int32Array(n);
-    this.oRow = new Int32Array(2 * d * n);
-    this.oX = new Float64Array(2 * d * n);
-    this.oCode = new Int32Array(2 * d * n);
-    this.goesLeft = new Int32Array((n + 31) >>> 5);
+    this.code = new Int32Array(n);
+    this.rows = new Int32Array(n);
+    this.keys = new Int32Array(n);
+    this.codes = new Int32Array(n);
+    this.keys2 = new Int32Array(n);
+    this.codes2 = new Int32Array(n);
+    // Histograms for features of few bins relative to the rows (a node that large fills them).
+    let maxBins = 0;
+    for (let f = 0; f < d; f++) {
+      const b = pre.values[f]!.length + 1;
+      if (b * K <= Math.max(4096, n) && b > maxBins) maxBins = b;
+    }
+    this.histBins = maxBins;
+    this.hist = new Int32Array(maxBins * K);
+    this.binRows = new Int32Array(maxBins + 1);
     this.features = new Int32Array(d);
     this.constant = new Uint8Array(d);
-    this.parity = new Uint8Array(d);
-    this.hasMissing = new Uint8Array(d);
     this.cw = new Float64Array(K).fill(1);
     this.cl = new Float64Array(K);
     this.bestCl = new Float64Array(K);
     this.rightCl = new Float64Array(K);
     this.total = new Float64Array(K);
     this.clMiss = new Float64Array(K);
+    this.nodes = new NodeBuffers(K);
+    this.stackCounts = new Float64Array(64 * K);
+    this.stackConstant = new Uint8Array(64 * d);
   }
 
   /**
@@ -404,115 +497,132 @@ export class TreeBuilder {
     this.weighted = classWeights !== null;
   }
 
+  /** Makes room for `entries` stack entries. */
+  private stackRoom(entries: number): void {
+    if (5 * entries <= this.stackInt.length) return;
+    const cap = Math.max(entries, 2 * (this.stackInt.length / 5));
+    const si = new Int32Array(5 * cap);
+    si.set(this.stackInt);
+    this.stackInt = si;
+    const sc = new Float64Array(cap * this.nClasses);
+    sc.set(this.stackCounts);
+    this.stackCounts = sc;
+    const sk = new Uint8Array(cap * this.nFeatures);
+    sk.set(this.stackConstant);
+    this.stackConstant = sk;
+  }
+
   /** Grows a tree on the sample counts in this.counts and the class weights in this.cw. */
   private grow(p: Resolved, rng: Rng): Tree {
     const n = this.nRows;
     const d = this.nFeatures;
     const K = this.nClasses;
-    const { counts, shift, mask, sortedRow, sortedX, sortedY, oRow, oX, oCode, total, cw, hasMissing } = this;
+    const { counts, shift, y, code, rows, total, cw, constant, nodes } = this;
 
-    // Keep the rows of nonzero count, in each feature's sorted order (missing values last).
+    // The rows of nonzero count, in row order, and their packed codes.
     let m = 0;
-    for (let f = 0; f < d; f++) {
-      m = keepCounted(f * n, 2 * f * n, n, counts, shift, sortedRow, sortedX, sortedY, oRow, oX, oCode);
+    let samples = 0;
+    total.fill(0);
+    for (let i = 0; i < n; i++) {
+      const c = counts[i]!;
+      code[i] = (c << shift) | y[i]!;
+      rows[m] = i;
+      m += -c >>> 31; // 1 when c > 0: branch free
+      samples += c;
+      total[y[i]!]! += c;
     }
     if (m === 0) throw new Error('no row has a positive sample count');
-    for (let f = 0; f < d; f++) hasMissing[f] = Number.isNaN(oX[2 * f * n + m - 1]!) ? 1 : 0;
+    this.incremental = !this.weighted && samples <= EXACT_SQUARES;
+    // The histogram's Int32 counts hold any sum of this tree's samples.
+    this.histOk = samples <= 0x7fffffff;
 
-    // Nodes (growable plain arrays: per-node work, not per-sample) and the depth-first stack.
-    const feature: number[] = [];
-    const threshold: number[] = [];
-    const left: number[] = [];
-    const right: number[] = [];
-    const missingLeft: number[] = [];
-    const value: number[] = [];
-    // Stack entries: start, end, depth, parent, isLeft; their class counts in stackCounts and
-    // their known-constant feature flags in stackConstant.
-    const stack: number[] = [];
-    const stackCounts: number[] = [];
-    const stackConstant: number[] = [];
-    const stackParity: number[] = [];
-    const { constant, parity } = this;
+    let nNodes = 0;
+    let sp = 0;
+    this.stackRoom(1);
+    const si0 = this.stackInt;
+    si0[0] = 0;
+    si0[1] = m;
+    si0[2] = 0;
+    si0[3] = -1;
+    si0[4] = 0;
+    this.stackCounts.set(total, 0);
+    this.stackConstant.fill(0, 0, d);
+    sp = 1;
 
-    total.fill(0);
-    for (let i = 0; i < m; i++) {
-      const code = oCode[i]!;
-      total[code & mask]! += code >>> shift;
-    }
-    stack.push(0, m, 0, -1, 0);
-    for (let k = 0; k < K; k++) stackCounts.push(total[k]!);
-    for (let f = 0; f < d; f++) stackConstant.push(0);
-    for (let f = 0; f < d; f++) stackParity.push(0);
-
-    while (stack.length > 0) {
-      const isLeft = stack.pop()!;
-      const parent = stack.pop()!;
-      const depth = stack.pop()!;
-      const end = stack.pop()!;
-      const start = stack.pop()!;
-      const id = feature.length;
-      for (let k = K - 1; k >= 0; k--) total[k] = stackCounts.pop()!;
-      for (let f = d - 1; f >= 0; f--) constant[f] = stackConstant.pop()!;
-      for (let f = d - 1; f >= 0; f--) parity[f] = stackParity.pop()!;
-      for (let k = 0; k < K; k++) value.push(cw[k]! * total[k]!);
-      feature.push(-1);
-      threshold.push(0);
-      left.push(-1);
-      right.push(-1);
-      missingLeft.push(0);
+    while (sp > 0) {
+      sp--;
+      const { stackInt, stackCounts, stackConstant } = this;
+      const start = stackInt[5 * sp]!;
+      const end = stackInt[5 * sp + 1]!;
+      const depth = stackInt[5 * sp + 2]!;
+      const parent = stackInt[5 * sp + 3]!;
+      const isLeft = stackInt[5 * sp + 4]!;
+      for (let k = 0; k < K; k++) total[k] = stackCounts[sp * K + k]!;
+      for (let f = 0, at = sp * d; f < d; f++, at++) constant[f] = stackConstant[at]!;
+      const id = nNodes++;
+      nodes.grow(nNodes);
+      for (let k = 0; k < K; k++) nodes.value[id * K + k] = cw[k]! * total[k]!;
+      nodes.feature[id] = -1;
+      nodes.threshold[id] = 0;
+      nodes.left[id] = -1;
+      nodes.right[id] = -1;
+      nodes.missingLeft[id] = 0;
       if (parent >= 0) {
-        if (isLeft === 1) left[parent] = id;
-        else right[parent] = id;
+        if (isLeft === 1) nodes.left[parent] = id;
+        else nodes.right[parent] = id;
       }
       if (isLeafNode(depth, end - start, total, cw, K, p)) continue;
       let wt = 0;
       for (let k = 0; k < K; k++) wt += cw[k]! * total[k]!;
       if (!this.findSplit(start, end, wt, p, rng)) continue;
 
-      const bf = this.bestFeature;
       const nMiss = this.bestNMiss;
       const missLeft = this.bestMissingLeft;
-      // The left child: the non-missing rows before pos, and the missing rows if they go left.
-      const mid = this.bestPos + (missLeft === 1 ? nMiss : 0);
-      feature[id] = bf;
-      threshold[id] = this.bestThreshold;
-      missingLeft[id] = missLeft;
+      // The left child: the non-missing rows left of the threshold, and the missing rows if they go left.
+      const mid = start + this.bestPos + (missLeft === 1 ? nMiss : 0);
+      nodes.feature[id] = this.bestFeature;
+      nodes.threshold[id] = this.bestThreshold;
+      nodes.missingLeft[id] = missLeft;
       const { bestCl, rightCl } = this;
       for (let k = 0; k < K; k++) rightCl[k] = total[k]! - bestCl[k]!;
-      // The children's ranges need reordering only for a child that will be split itself.
+      // The node's rows need reordering only for a child that will be split itself.
       const leftLeaf = isLeafNode(depth + 1, mid - start, bestCl, cw, K, p);
       const rightLeaf = isLeafNode(depth + 1, end - mid, rightCl, cw, K, p);
       if (!leftLeaf || !rightLeaf) {
-        // A feature constant here (its non-missing values, if any) is constant in every
-        // descendant: its run is never read again, so it is flagged for the children and not
-        // partitioned.
-        for (let f = 0; f < d; f++) {
-          if (constant[f] === 1) continue;
-          const base = (2 * f + parity[f]!) * n;
-          const endNM = hasMissing[f] === 1 ? end - countMissing(oX, base + start, base + end) : end;
-          if (endNM === start || oX[base + endNM - 1]! <= oX[base + start]! + FEATURE_THRESHOLD)
-            constant[f] = 1;
-        }
-        this.partition(start, end, mid);
+        const bf = this.bestFeature;
+        const nanLeft = missLeft === 1 && nMiss > 0 ? this.binValues[bf]!.length : -1;
+        const got = partitionRows(rows, this.keys2, start, end, this.bins[bf]!, this.bestBin, nanLeft);
+        if (got !== mid)
+          throw new Error(`internal error: split of [${start}, ${end}) gave ${got}, not ${mid}`);
       }
       // Right child pushed first so that the left one is grown first (pre-order, as scikit-learn).
-      stack.push(mid, end, depth + 1, id, 0);
-      for (let k = 0; k < K; k++) stackCounts.push(rightCl[k]!);
-      for (let f = 0; f < d; f++) stackConstant.push(constant[f]!);
-      for (let f = 0; f < d; f++) stackParity.push(parity[f]!);
-      stack.push(start, mid, depth + 1, id, 1);
-      for (let k = 0; k < K; k++) stackCounts.push(bestCl[k]!);
-      for (let f = 0; f < d; f++) stackConstant.push(constant[f]!);
-      for (let f = 0; f < d; f++) stackParity.push(parity[f]!);
+      this.stackRoom(sp + 2);
+      const si = this.stackInt;
+      si[5 * sp] = mid;
+      si[5 * sp + 1] = end;
+      si[5 * sp + 2] = depth + 1;
+      si[5 * sp + 3] = id;
+      si[5 * sp + 4] = 0;
+      copyInto(rightCl, this.stackCounts, sp * K, K);
+      copyFlags(constant, this.stackConstant, sp * d, d);
+      sp++;
+      si[5 * sp] = start;
+      si[5 * sp + 1] = mid;
+      si[5 * sp + 2] = depth + 1;
+      si[5 * sp + 3] = id;
+      si[5 * sp + 4] = 1;
+      copyInto(bestCl, this.stackCounts, sp * K, K);
+      copyFlags(constant, this.stackConstant, sp * d, d);
+      sp++;
     }
 
     return {
-      feature: Int32Array.from(feature),
-      threshold: Float64Array.from(threshold),
-      left: Int32Array.from(left),
-      right: Int32Array.from(right),
-      missingLeft: Uint8Array.from(missingLeft),
-      value: Float64Array.from(value),
+      feature: nodes.feature.slice(0, nNodes),
+      threshold: nodes.threshold.slice(0, nNodes),
+      left: nodes.left.slice(0, nNodes),
+      right: nodes.right.slice(0, nNodes),
+      missingLeft: nodes.missingLeft.slice(0, nNodes),
+      value: nodes.value.slice(0, nNodes * K),
     };
   }
 
@@ -526,12 +636,10 @@ export class TreeBuilder {
    * its left child's class counts.
    */
   private findSplit(start: number, end: number, wt: number, p: Resolved, rng: Rng): boolean {
-    const n = this.nRows;
     const K = this.nClasses;
-    const { oX, oCode, shift, mask, features, constant, parity, hasMissing, cl, clMiss, bestCl, total, cw } =
-      this;
-    const { weighted, scan } = this;
+    const { features, constant, cl, clMiss, total, cw, scan, hasMissing, bestCl } = this;
     const d = this.nFeatures;
+    const n = end - start;
     for (let f = 0; f < d; f++) features[f] = f;
     let available = d;
     let visited = 0;
@@ -541,11 +649,12 @@ export class TreeBuilder {
     let bestPos = -1;
     let bestLo = 0;
     let bestHi = 0;
+    let bestBin = -1;
     let bestNMiss = 0;
     let bestMissingLeft = 0;
-    // Split positions allowed by minSamplesLeaf: the left child gets [start, pos), pos in [lo, hi].
-    const lo = start + p.minLeaf;
-    const hi = end - p.minLeaf;
+    // Left rows allowed by minSamplesLeaf (missing rows right): [lo, hi].
+    const lo = p.minLeaf;
+    const hi = n - p.minLeaf;
 
     while (available > 0 && (visited < p.maxFeatures || visited <= constants)) {
       visited++;
@@ -554,176 +663,228 @@ export class TreeBuilder {
       available--;
       features[j] = features[available]!;
       features[available] = f;
-
-      const base = (2 * f + parity[f]!) * n;
-      // Known constant (its run is stale then, and must not be read), or found constant now: no
-      // non-missing value, or all within FEATURE_THRESHOLD of each other.
       if (constant[f] === 1) {
         constants++;
         continue;
       }
-      const nMiss = hasMissing[f] === 1 ? countMissing(oX, base + start, base + end) : 0;
-      const endNM = end - nMiss;
-      if (endNM === start || oX[base + endNM - 1]! <= oX[base + start]! + FEATURE_THRESHOLD) {
+      const vals = this.binValues[f]!;
+      const V = vals.length; // the missing values' bin
+      const useHist = this.histOk && V + 1 <= this.histBins && n * 8 >= (V + 1) * (K + 8);
+      const view = useHist
+        ? this.histogram(f, start, end, V)
+        : this.sortBins(f, start, end, V, hasMissing[f] === 1);
+      if (view < 0) {
+        // No non-missing value, or all within FEATURE_THRESHOLD of each other.
         constant[f] = 1;
         constants++;
         continue;
       }
-
-      if (nMiss === 0) {
-        cl.fill(0);
-        const found = weighted
-          ? scanWeighted(base, start, end, lo, hi, best, oX, oCode, shift, mask, cl, total, cw, scan)
-          : scanFeature(base, start, end, lo, hi, 0, wt, best, oX, oCode, shift, mask, cl, total, scan);
-        if (found) {
-          best = scan[0]!;
-          bestFeature = f;
-          bestPos = scan[1]!;
-          bestLo = scan[2]!;
-          bestHi = scan[3]!;
-          bestNMiss = 0;
-        }
-        continue;
-      }
-
-      // The node's missing rows of f: [endNM, end) of its run.
-      clMiss.fill(0);
+      const nMiss = this.viewMiss;
+      const nNM = n - nMiss;
+      for (let k = 0; k < K; k++) clMiss[k] = 0;
       let wMiss = 0;
-      for (let i = base + endNM, e = base + end; i < e; i++) {
-        const code = oCode[i]!;
-        const c = code >>> shift;
-        clMiss[code & mask]! += c;
-        wMiss += c;
-      }
-      // Missing values right (the right child has end - pos rows), then left (endNM - pos rows):
-      // the thresholds run over the non-missing values only.
-      for (let goLeft = 0; goLeft <= 1; goLeft++) {
+      if (nMiss > 0) wMiss = this.missingCounts(useHist, V, nNM);
+      // Missing values right (the right child has n - pos rows), then left (nNM - pos rows): the
+      // thresholds run over the non-missing values only.
+      for (let goLeft = 0; goLeft <= (nMiss > 0 ? 1 : 0); goLeft++) {
         const lo2 = goLeft === 1 ? lo - nMiss : lo;
-        const hi2 = goLeft === 1 ? endNM - p.minLeaf : hi;
-        if (goLeft === 1) cl.set(clMiss);
-        else cl.fill(0);
-        const found = weighted
-          ? scanWeighted(base, start, endNM, lo2, hi2, best, oX, oCode, shift, mask, cl, total, cw, scan)
-          : scanFeature(
-              base,
-              start,
-              endNM,
-              lo2,
-              hi2,
-              goLeft * wMiss,
-              wt,
-              best,
-              oX,
-              oCode,
-              shift,
-              mask,
-              cl,
-              total,
-              scan,
-            );
+        const hi2 = goLeft === 1 ? nNM - p.minLeaf : hi;
+        for (let k = 0; k < K; k++) cl[k] = goLeft === 1 ? clMiss[k]! : 0;
+        const found = useHist
+          ? this.scanHistogram(vals, lo2, hi2, goLeft * wMiss, wt, best)
+          : this.scanSorted(vals, nNM, lo2, hi2, goLeft * wMiss, wt, best);
         if (found) {
           best = scan[0]!;
           bestFeature = f;
           bestPos = scan[1]!;
           bestLo = scan[2]!;
           bestHi = scan[3]!;
+          bestBin = scan[4]!;
           bestNMiss = nMiss;
           bestMissingLeft = goLeft;
         }
       }
+      if (useHist) this.clearHistogram(V);
       // Every non-missing value left, the missing ones right (threshold +Infinity).
-      if (endNM - start >= p.minLeaf && nMiss >= p.minLeaf) {
+      if (nMiss > 0 && nNM >= p.minLeaf && nMiss >= p.minLeaf) {
         for (let k = 0; k < K; k++) cl[k] = total[k]! - clMiss[k]!;
-        const proxy = splitProxy(cl, total, cw, weighted, wt - wMiss, wt);
+        const proxy = splitProxy(cl, total, cw, this.weighted, wt - wMiss, wt);
         if (proxy > best) {
           best = proxy;
           bestFeature = f;
-          bestPos = endNM;
+          bestPos = nNM;
           bestLo = Number.POSITIVE_INFINITY;
           bestHi = Number.POSITIVE_INFINITY;
+          bestBin = V - 1;
           bestNMiss = nMiss;
           bestMissingLeft = 0;
+          copyInto(cl, bestCl, 0, cl.length);
         }
       }
     }
     if (bestFeature < 0) return false;
     this.bestFeature = bestFeature;
     this.bestPos = bestPos;
+    this.bestBin = bestBin;
     this.bestNMiss = bestNMiss;
     let t = bestLo / 2 + bestHi / 2;
     if (t === bestHi || t === Number.POSITIVE_INFINITY || t === Number.NEGATIVE_INFINITY) t = bestLo;
     this.bestThreshold = t;
-    const bb = (2 * bestFeature + parity[bestFeature]!) * n;
-    for (let k = 0; k < K; k++) bestCl[k] = 0;
-    if (bestNMiss === 0) {
-      // No missing value seen: they will go to the child with more rows (a tie goes right).
-      this.bestMissingLeft = bestPos - start > end - bestPos ? 1 : 0;
-      // The left child's class counts, summed over the smaller child.
-      if (bestPos - start <= end - bestPos) {
-        for (let i = bb + start, e = bb + bestPos; i < e; i++) {
-          const code = oCode[i]!;
-          bestCl[code & mask]! += code >>> shift;
-        }
-      } else {
-        for (let i = bb + bestPos, e = bb + end; i < e; i++) {
-          const code = oCode[i]!;
-          bestCl[code & mask]! += code >>> shift;
-        }
-        for (let k = 0; k < K; k++) bestCl[k] = total[k]! - bestCl[k]!;
-      }
-    } else {
-      this.bestMissingLeft = bestMissingLeft;
-      // The left child: [start, pos) of the run, and the missing rows [end - nMiss, end) if they go left.
-      for (let i = bb + start, e = bb + bestPos; i < e; i++) {
-        const code = oCode[i]!;
-        bestCl[code & mask]! += code >>> shift;
-      }
-      if (bestMissingLeft === 1) {
-        for (let i = bb + end - bestNMiss, e = bb + end; i < e; i++) {
-          const code = oCode[i]!;
-          bestCl[code & mask]! += code >>> shift;
-        }
-      }
-    }
+    // No missing value seen: they will go to the child with more rows (a tie goes right).
+    this.bestMissingLeft = bestNMiss === 0 ? (bestPos > n - bestPos ? 1 : 0) : bestMissingLeft;
     return true;
   }
 
-  /**
-   * Applies the best split of [start, end) (its left child has `mid - start` rows) to every feature
-   * that is not constant in the node: a stable scatter into the feature's other run, the rows going
-   * left first, after which that run holds the children's rows (parity flips). The split feature's
-   * own run is already in that order unless its missing rows go left.
-   */
-  private partition(start: number, end: number, mid: number): void {
-    const n = this.nRows;
-    const d = this.nFeatures;
-    const { oRow, oX, oCode, goesLeft, constant, parity } = this;
-    const bf = this.bestFeature;
-    const pos = this.bestPos;
-    const missLeft = this.bestMissingLeft === 1 && this.bestNMiss > 0;
-    const bb = (2 * bf + parity[bf]!) * n;
-    const missFrom = bb + end - this.bestNMiss;
-    for (let i = bb + start, e = bb + pos; i < e; i++) {
-      const r = oRow[i]!;
-      goesLeft[r >>> 5]! |= 1 << (r & 31);
-    }
-    if (missLeft) {
-      for (let i = missFrom, e = bb + end; i < e; i++) {
-        const r = oRow[i]!;
-        goesLeft[r >>> 5]! |= 1 << (r & 31);
+  /** Missing rows of the current view, counted per class into clMiss; returns their samples. */
+  private viewMiss = 0;
+  private missingCounts(useHist: boolean, V: number, nNM: number): number {
+    const K = this.nClasses;
+    const { clMiss, shift, mask } = this;
+    let w = 0;
+    if (useHist) {
+      for (let k = 0; k < K; k++) {
+        const c = this.hist[V * K + k]!;
+        clMiss[k] = c;
+        w += c;
       }
+      return w;
     }
-    for (let f = 0; f < d; f++) {
-      // bf's left rows are already the prefix unless its missing rows go left; constant features
-      // are never read.
-      if ((f === bf && !missLeft) || constant[f] === 1) continue;
-      const p = parity[f]!;
-      scatter((2 * f + p) * n, (2 * f + 1 - p) * n, start, mid, end, goesLeft, oRow, oX, oCode);
-      parity[f] = 1 - p;
+    const codes = this.sortedCodes;
+    for (let i = nNM, e = nNM + this.viewMiss; i < e; i++) {
+      const code = codes[i]!;
+      const c = code >>> shift;
+      clMiss[code & mask]! += c;
+      w += c;
     }
-    // bb still names bf's previous run, which the scatters only read.
-    for (let i = bb + start, e = bb + pos; i < e; i++) goesLeft[oRow[i]! >>> 5] = 0;
-    if (missLeft) for (let i = missFrom, e = bb + end; i < e; i++) goesLeft[oRow[i]! >>> 5] = 0;
+    return w;
+  }
+
+  // The sorted view of the current feature: its bins and codes, in increasing bin order.
+  private sortedKeys: Int32Array = new Int32Array(0);
+  private sortedCodes: Int32Array = new Int32Array(0);
+  // The histogram view: first and last non-empty non-missing bins.
+  private histFirst = 0;
+  private histLast = 0;
+
+  /**
+   * Fills the histogram of feature f over [start, end): (bin, class) sample counts and rows per
+   * bin. Returns -1 when f is constant in the node (the histogram is then cleared), else 0.
+   */
+  private histogram(f: number, start: number, end: number, V: number): number {
+    const { hist, binRows } = this;
+    histogramFill(
+      this.rows,
+      start,
+      end,
+      this.bins[f]!,
+      this.code,
+      this.shift,
+      this.mask,
+      this.nClasses,
+      hist,
+      binRows,
+    );
+    this.viewMiss = binRows[V]!;
+    let first = 0;
+    while (first < V && binRows[first] === 0) first++;
+    let last = V - 1;
+    while (last > first && binRows[last] === 0) last--;
+    const vals = this.binValues[f]!;
+    if (first >= V || vals[last]! <= vals[first]! + FEATURE_THRESHOLD) {
+      this.histFirst = first;
+      this.histLast = V;
+      this.clearHistogram(V);
+      return -1;
+    }
+    this.histFirst = first;
+    this.histLast = last;
+    return 0;
+  }
+
+  /** Zeroes the histogram's bins [histFirst, histLast] and the missing bin V. */
+  private clearHistogram(V: number): void {
+    const K = this.nClasses;
+    const from = Math.min(this.histFirst, V);
+    this.hist.fill(0, from * K, (this.histLast + 1) * K);
+    this.binRows.fill(0, from, this.histLast + 1);
+    this.hist.fill(0, V * K, (V + 1) * K);
+    this.binRows[V] = 0;
+  }
+
+  /**
+   * Sorts the node's rows by their bin of feature f (the missing ones last). Returns -1 when f is
+   * constant in the node, else 0; the view is in sortedKeys/sortedCodes [0, n).
+   */
+  private sortBins(f: number, start: number, end: number, V: number, mayMiss: boolean): number {
+    const n = end - start;
+    const { keys, codes, scan } = this;
+    gatherBins(this.rows, start, end, this.bins[f]!, this.code, V, keys, codes, scan);
+    const lo = scan[0]!;
+    const hi = scan[1]!;
+    this.viewMiss = mayMiss ? scan[2]! : 0;
+    const vals = this.binValues[f]!;
+    if (hi < 0 || vals[hi]! <= vals[lo]! + FEATURE_THRESHOLD) return -1;
+    const bits = 32 - Math.clz32(V);
+    if (n <= INSERTION_MAX) {
+      insertionSortPairs(keys, codes, n);
+      this.sortedKeys = keys;
+      this.sortedCodes = codes;
+    } else if (radixSortPairs(keys, codes, this.keys2, this.codes2, n, bits, this.radixCounts)) {
+      this.sortedKeys = this.keys2;
+      this.sortedCodes = this.codes2;
+    } else {
+      this.sortedKeys = keys;
+      this.sortedCodes = codes;
+    }
+    return 0;
+  }
+
+  /** The threshold scan over the histogram view (see scanHistogramSum). */
+  private scanHistogram(
+    vals: Float64Array,
+    lo: number,
+    hi: number,
+    wl0: number,
+    wt: number,
+    best: number,
+  ): boolean {
+    const { hist, binRows, cl, total, scan, bestCl } = this;
+    const a = this.histFirst;
+    const b = this.histLast;
+    return this.incremental
+      ? scanHistogramSum(hist, binRows, vals, a, b, lo, hi, wl0, wt, best, cl, total, scan, bestCl)
+      : scanHistogramWeighted(hist, binRows, vals, a, b, lo, hi, best, cl, total, this.cw, scan, bestCl);
+  }
+
+  /** The threshold scan over the sorted view's nNM non-missing rows (see scanSortedSum). */
+  private scanSorted(
+    vals: Float64Array,
+    nNM: number,
+    lo: number,
+    hi: number,
+    wl0: number,
+    wt: number,
+    best: number,
+  ): boolean {
+    const { sortedKeys: keys, sortedCodes: codes, shift, mask, cl, total, scan, bestCl } = this;
+    return this.incremental
+      ? scanSortedSum(keys, codes, vals, nNM, lo, hi, wl0, wt, best, shift, mask, cl, total, scan, bestCl)
+      : scanSortedWeighted(
+          keys,
+          codes,
+          vals,
+          nNM,
+          lo,
+          hi,
+          best,
+          shift,
+          mask,
+          cl,
+          total,
+          this.cw,
+          scan,
+          bestCl,
+        );
   }
 }
 
@@ -770,153 +931,430 @@ export function drawIndices(n: number, out: Int32Array, rng: Rng): void {
 // its own loop only (no on-stack replacement inside a function whose other paths are still cold).
 
 /**
- * Copies the rows of nonzero count of one feature's sorted order (from `from` in the presorted
- * arrays) to the run at `base`; returns how many there are.
+ * Histogram of the rows [start, end) of `rows` by their bin of one feature: hist[bin * K + class]
+ * sums their counts, binRows[bin] counts them. Both must be zero on entry where these rows fall.
  */
-function keepCounted(
-  from: number,
-  base: number,
-  n: number,
-  counts: Int32Array,
+function histogramFill(
+  rows: Int32Array,
+  start: number,
+  end: number,
+  bins: BinColumn,
+  code: Int32Array,
   shift: number,
-  sortedRow: Int32Array,
-  sortedX: Float64Array,
-  sortedY: Int32Array,
-  oRow: Int32Array,
-  oX: Float64Array,
-  oCode: Int32Array,
-): number {
-  let k = base;
-  for (let i = from, end = from + n; i < end; i++) {
-    const r = sortedRow[i]!;
-    const c = counts[r]!;
-    oRow[k] = r;
-    oX[k] = sortedX[i]!;
-    oCode[k] = (c << shift) | sortedY[i]!;
-    k += -c >>> 31; // 1 when c > 0: branch free
+  mask: number,
+  K: number,
+  hist: Int32Array,
+  binRows: Int32Array,
+): void {
+  for (let i = start; i < end; i++) {
+    const r = rows[i]!;
+    const b = bins[r]!;
+    const c = code[r]!;
+    hist[b * K + (c & mask)]! += c >>> shift;
+    binRows[b]!++;
   }
-  return k - base;
 }
 
 /**
- * Scans positions [base + start, base + end) of one feature's run for the split with the largest
- * Gini proxy Σ cl²/wl + Σ cr²/wr above `best`, with the left child's position in [lo, hi]. `cl`
- * and `wl0` start as the class counts and count of the rows that go left whatever the position
- * (the missing rows, when they go left; else zeros), and `total` and `wt` are the node's. When one
- * is found, writes proxy, position, and the values either side into `out` and returns true.
+ * Copies the bins and codes of the rows [start, end) of `rows` to keys and codes [0, n); out[0] and
+ * out[1] get the smallest and largest non-missing bin (-1 when there is none), out[2] the number
+ * of missing ones (bin V).
  */
-function scanFeature(
-  base: number,
+function gatherBins(
+  rows: Int32Array,
   start: number,
   end: number,
+  bins: BinColumn,
+  code: Int32Array,
+  V: number,
+  keys: Int32Array,
+  codes: Int32Array,
+  out: Float64Array,
+): void {
+  let lo = V;
+  let hi = -1;
+  let nMiss = 0;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    const r = rows[i]!;
+    const b = bins[r]!;
+    keys[j] = b;
+    codes[j] = code[r]!;
+    if (b === V) nMiss++;
+    else {
+      if (b < lo) lo = b;
+      if (b > hi) hi = b;
+    }
+  }
+  out[0] = lo;
+  out[1] = hi;
+  out[2] = nMiss;
+}
+
+/** Sorts keys [0, n) increasingly, moving codes alike (insertion sort: small n). */
+function insertionSortPairs(keys: Int32Array, codes: Int32Array, n: number): void {
+  for (let i = 1; i < n; i++) {
+    const k = keys[i]!;
+    const c = codes[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > k) {
+      keys[j + 1] = keys[j]!;
+      codes[j + 1] = codes[j]!;
+      j--;
+    }
+    keys[j + 1] = k;
+    codes[j + 1] = c;
+  }
+}
+
+/**
+ * Stable LSD radix sort of keys [0, n) (nonnegative, below 2^bits), moving codes alike, through
+ * keys2/codes2. Digits of at most 11 bits, fewer for small n; a pass whose digit is the same for
+ * every key is skipped. Returns true when the result is in keys2/codes2.
+ */
+function radixSortPairs(
+  keys: Int32Array,
+  codes: Int32Array,
+  keys2: Int32Array,
+  codes2: Int32Array,
+  n: number,
+  bits: number,
+  counts: Int32Array,
+): boolean {
+  const want = Math.min(11, Math.max(4, 31 - Math.clz32(n)));
+  const passes = Math.max(1, Math.ceil(bits / want));
+  const digit = Math.ceil(bits / passes);
+  const size = 1 << digit;
+  const dmask = size - 1;
+  let ka = keys;
+  let ca = codes;
+  let kb = keys2;
+  let cb = codes2;
+  let swapped = false;
+  for (let pass = 0, shift = 0; pass < passes; pass++, shift += digit) {
+    counts.fill(0, 0, size);
+    for (let i = 0; i < n; i++) counts[(ka[i]! >>> shift) & dmask]!++;
+    if (counts[(ka[0]! >>> shift) & dmask] === n) continue;
+    let sum = 0;
+    for (let b = 0; b < size; b++) {
+      const c = counts[b]!;
+      counts[b] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const k = ka[i]!;
+      const at = counts[(k >>> shift) & dmask]!++;
+      kb[at] = k;
+      cb[at] = ca[i]!;
+    }
+    const tk = ka;
+    ka = kb;
+    kb = tk;
+    const tc = ca;
+    ca = cb;
+    cb = tc;
+    swapped = !swapped;
+  }
+  return swapped;
+}
+
+/**
+ * The threshold scan over a node's rows sorted by bin (keys, codes [0, nNM), the non-missing
+ * ones), without class weights: for the split with the largest Gini proxy Σ cl²/wl + Σ cr²/wr above
+ * `best` with pos (the rows left) in [lo, hi], tried between two rows whose values differ by more
+ * than FEATURE_THRESHOLD. `cl` and `wl0` start as the class counts and count of the rows that go
+ * left whatever the position (the missing rows, when they go left; else zeros). The sums of squares
+ * follow each row (integers: exact, the same as summing over the classes). When one is found,
+ * writes proxy, pos, the values either side and the bin left of it to `out`, the left class counts
+ * to `bestCl`, and returns true.
+ */
+function scanSortedSum(
+  keys: Int32Array,
+  codes: Int32Array,
+  vals: Float64Array,
+  nNM: number,
   lo: number,
   hi: number,
   wl0: number,
   wt: number,
   best: number,
-  oX: Float64Array,
-  oCode: Int32Array,
   shift: number,
   mask: number,
   cl: Float64Array,
   total: Float64Array,
   out: Float64Array,
+  bestCl: Float64Array,
 ): boolean {
   const K = cl.length;
+  let sl = 0;
+  let sr = 0;
+  for (let k = 0; k < K; k++) {
+    const a = cl[k]!;
+    const b = total[k]! - a;
+    sl += a * a;
+    sr += b * b;
+  }
   let found = false;
   let wl = wl0;
-  let xv = oX[base + start]!;
-  for (let i = base + start, last = base + end - 1; i < last; i++) {
-    const code = oCode[i]!;
+  let kv = keys[0]!;
+  let xv = vals[kv]!;
+  for (let i = 0, last = nNM - 1; i < last; i++) {
+    const code = codes[i]!;
     const c = code >>> shift;
-    cl[code & mask]! += c;
+    const k = code & mask;
+    const a = cl[k]!;
+    cl[k] = a + c;
     wl += c;
-    const xn = oX[i + 1]!;
-    if (xn > xv + FEATURE_THRESHOLD) {
-      const pos = i + 1 - base;
-      if (pos >= lo && pos <= hi) {
-        const wr = wt - wl;
-        let sl = 0;
-        let sr = 0;
-        for (let k = 0; k < K; k++) {
-          const a = cl[k]!;
-          const b = total[k]! - a;
-          sl += a * a;
-          sr += b * b;
-        }
-        const proxy = sl / wl + sr / wr;
-        if (proxy > best) {
-          best = proxy;
-          found = true;
-          out[0] = proxy;
-          out[1] = pos;
-          out[2] = xv;
-          out[3] = xn;
+    sl += c * (2 * a + c);
+    sr += c * (c - 2 * (total[k]! - a));
+    const kn = keys[i + 1]!;
+    if (kn !== kv) {
+      const xn = vals[kn]!;
+      if (xn > xv + FEATURE_THRESHOLD) {
+        const pos = i + 1;
+        if (pos >= lo && pos <= hi) {
+          const proxy = sl / wl + sr / (wt - wl);
+          if (proxy > best) {
+            best = proxy;
+            found = true;
+            out[0] = proxy;
+            out[1] = pos;
+            out[2] = xv;
+            out[3] = xn;
+            out[4] = kv;
+            copyInto(cl, bestCl, 0, cl.length);
+          }
         }
       }
+      xv = xn;
+      kv = kn;
     }
-    xv = xn;
   }
   return found;
 }
 
 /**
- * scanFeature with class weights: `cl` and `total` count samples, and class k's counts weigh
- * cw[k] each in the proxy (wl, wr and the class sums are weighted).
+ * scanSortedSum with class weights (or sample totals too large for exact squares): `cl` and
+ * `total` count samples, class k's counts weigh cw[k] each in the proxy, summed over the classes
+ * at each threshold.
  */
-function scanWeighted(
-  base: number,
-  start: number,
-  end: number,
+function scanSortedWeighted(
+  keys: Int32Array,
+  codes: Int32Array,
+  vals: Float64Array,
+  nNM: number,
   lo: number,
   hi: number,
   best: number,
-  oX: Float64Array,
-  oCode: Int32Array,
   shift: number,
   mask: number,
   cl: Float64Array,
   total: Float64Array,
   cw: Float64Array,
   out: Float64Array,
+  bestCl: Float64Array,
+): boolean {
+  let found = false;
+  let kv = keys[0]!;
+  let xv = vals[kv]!;
+  for (let i = 0, last = nNM - 1; i < last; i++) {
+    const code = codes[i]!;
+    cl[code & mask]! += code >>> shift;
+    const kn = keys[i + 1]!;
+    if (kn !== kv) {
+      const xn = vals[kn]!;
+      if (xn > xv + FEATURE_THRESHOLD) {
+        const pos = i + 1;
+        if (pos >= lo && pos <= hi) {
+          const proxy = weightedProxy(cl, total, cw);
+          if (proxy > best) {
+            best = proxy;
+            found = true;
+            out[0] = proxy;
+            out[1] = pos;
+            out[2] = xv;
+            out[3] = xn;
+            out[4] = kv;
+            copyInto(cl, bestCl, 0, cl.length);
+          }
+        }
+      }
+      xv = xn;
+      kv = kn;
+    }
+  }
+  return found;
+}
+
+/** The weighted Gini proxy of a split with left class counts `cl` (the weighted scans' formula). */
+function weightedProxy(cl: Float64Array, total: Float64Array, cw: Float64Array): number {
+  const K = cl.length;
+  let wl = 0;
+  let wr = 0;
+  let sl = 0;
+  let sr = 0;
+  for (let k = 0; k < K; k++) {
+    const w = cw[k]!;
+    const a = w * cl[k]!;
+    const b = w * (total[k]! - cl[k]!);
+    wl += a;
+    wr += b;
+    sl += a * a;
+    sr += b * b;
+  }
+  return sl / wl + sr / wr;
+}
+
+/**
+ * scanSortedSum over a histogram: bins [first, last] (non-empty at both ends) of hist (K class
+ * counts per bin) and binRows (rows per bin); a threshold is tried between two consecutive
+ * non-empty bins.
+ */
+function scanHistogramSum(
+  hist: Int32Array,
+  binRows: Int32Array,
+  vals: Float64Array,
+  first: number,
+  last: number,
+  lo: number,
+  hi: number,
+  wl0: number,
+  wt: number,
+  best: number,
+  cl: Float64Array,
+  total: Float64Array,
+  out: Float64Array,
+  bestCl: Float64Array,
 ): boolean {
   const K = cl.length;
+  let sl = 0;
+  let sr = 0;
+  for (let k = 0; k < K; k++) {
+    const a = cl[k]!;
+    const b = total[k]! - a;
+    sl += a * a;
+    sr += b * b;
+  }
   let found = false;
-  let xv = oX[base + start]!;
-  for (let i = base + start, last = base + end - 1; i < last; i++) {
-    const code = oCode[i]!;
-    cl[code & mask]! += code >>> shift;
-    const xn = oX[i + 1]!;
-    if (xn > xv + FEATURE_THRESHOLD) {
-      const pos = i + 1 - base;
-      if (pos >= lo && pos <= hi) {
-        let wl = 0;
-        let wr = 0;
-        let sl = 0;
-        let sr = 0;
-        for (let k = 0; k < K; k++) {
-          const w = cw[k]!;
-          const a = w * cl[k]!;
-          const b = w * (total[k]! - cl[k]!);
-          wl += a;
-          wr += b;
-          sl += a * a;
-          sr += b * b;
-        }
-        const proxy = sl / wl + sr / wr;
-        if (proxy > best) {
-          best = proxy;
-          found = true;
-          out[0] = proxy;
-          out[1] = pos;
-          out[2] = xv;
-          out[3] = xn;
-        }
+  let wl = wl0;
+  let pos = 0;
+  let b = first;
+  let xv = vals[b]!;
+  while (b < last) {
+    pos += binRows[b]!;
+    for (let k = 0, at = b * K; k < K; k++, at++) {
+      const c = hist[at]!;
+      if (c === 0) continue;
+      const a = cl[k]!;
+      cl[k] = a + c;
+      wl += c;
+      sl += c * (2 * a + c);
+      sr += c * (c - 2 * (total[k]! - a));
+    }
+    let bn = b + 1;
+    while (binRows[bn] === 0) bn++;
+    const xn = vals[bn]!;
+    if (xn > xv + FEATURE_THRESHOLD && pos >= lo && pos <= hi) {
+      const proxy = sl / wl + sr / (wt - wl);
+      if (proxy > best) {
+        best = proxy;
+        found = true;
+        out[0] = proxy;
+        out[1] = pos;
+        out[2] = xv;
+        out[3] = xn;
+        out[4] = b;
+        copyInto(cl, bestCl, 0, cl.length);
       }
     }
     xv = xn;
+    b = bn;
   }
   return found;
+}
+
+/** scanHistogramSum with class weights (see scanSortedWeighted). */
+function scanHistogramWeighted(
+  hist: Int32Array,
+  binRows: Int32Array,
+  vals: Float64Array,
+  first: number,
+  last: number,
+  lo: number,
+  hi: number,
+  best: number,
+  cl: Float64Array,
+  total: Float64Array,
+  cw: Float64Array,
+  out: Float64Array,
+  bestCl: Float64Array,
+): boolean {
+  const K = cl.length;
+  let found = false;
+  let pos = 0;
+  let b = first;
+  let xv = vals[b]!;
+  while (b < last) {
+    pos += binRows[b]!;
+    for (let k = 0, at = b * K; k < K; k++, at++) cl[k]! += hist[at]!;
+    let bn = b + 1;
+    while (binRows[bn] === 0) bn++;
+    const xn = vals[bn]!;
+    if (xn > xv + FEATURE_THRESHOLD && pos >= lo && pos <= hi) {
+      const proxy = weightedProxy(cl, total, cw);
+      if (proxy > best) {
+        best = proxy;
+        found = true;
+        out[0] = proxy;
+        out[1] = pos;
+        out[2] = xv;
+        out[3] = xn;
+        out[4] = b;
+        copyInto(cl, bestCl, 0, cl.length);
+      }
+    }
+    xv = xn;
+    b = bn;
+  }
+  return found;
+}
+
+/** to[at, at + n) = from[0, n): a plain loop, cheaper than TypedArray.set for a few values. */
+function copyInto(from: Float64Array, to: Float64Array, at: number, n: number): void {
+  for (let i = 0; i < n; i++) to[at + i] = from[i]!;
+}
+
+/** copyInto for flags. */
+function copyFlags(from: Uint8Array, to: Uint8Array, at: number, n: number): void {
+  for (let i = 0; i < n; i++) to[at + i] = from[i]!;
+}
+
+/**
+ * Partitions the rows [start, end) of `rows` by their bin of the split feature: bins up to
+ * `lastLeft`, and the missing bin when it equals `nanLeft` (-1 = missing values go right), first.
+ * Stable and branch free (the right rows go through `tmp`). Returns where the right rows begin.
+ */
+function partitionRows(
+  rows: Int32Array,
+  tmp: Int32Array,
+  start: number,
+  end: number,
+  bins: BinColumn,
+  lastLeft: number,
+  nanLeft: number,
+): number {
+  let li = start;
+  let ri = 0;
+  for (let i = start; i < end; i++) {
+    const r = rows[i]!;
+    const b = bins[r]!;
+    const g = (b <= lastLeft ? 1 : 0) | (b === nanLeft ? 1 : 0);
+    rows[li] = r;
+    tmp[ri] = r;
+    li += g;
+    ri += g ^ 1;
+  }
+  for (let j = 0; j < ri; j++) rows[li + j] = tmp[j]!;
+  return li;
 }
 
 /**
@@ -954,58 +1392,6 @@ function splitProxy(
     sr += b * b;
   }
   return sl / wLeft + sr / wRight;
-}
-
-/**
- * The number of missing (NaN) values in oX[from, to), which are its last ones (a feature's run
- * keeps them at the end of every node's range): 0 at once when the last value is not NaN, else a
- * binary search for the first NaN.
- */
-function countMissing(oX: Float64Array, from: number, to: number): number {
-  if (!Number.isNaN(oX[to - 1]!)) return 0;
-  let a = from;
-  let b = to - 1;
-  while (a < b) {
-    const m = (a + b) >>> 1;
-    if (Number.isNaN(oX[m]!)) b = m;
-    else a = m + 1;
-  }
-  return to - a;
-}
-
-/** The row is marked in the bitset. */
-function marked(bits: Int32Array, r: number): number {
-  return (bits[r >>> 5]! >>> (r & 31)) & 1;
-}
-
-/**
- * Stable partition of the range [start, end) of the run at `src` into the same range of the run at
- * `dst`: the marked rows (pos of them) to [start, pos), the others to [pos, end), both in order.
- * Branch free: the destination index is picked arithmetically.
- */
-function scatter(
-  src: number,
-  dst: number,
-  start: number,
-  pos: number,
-  end: number,
-  bits: Int32Array,
-  oRow: Int32Array,
-  oX: Float64Array,
-  oCode: Int32Array,
-): void {
-  let li = dst + start;
-  let ri = dst + pos;
-  for (let i = src + start, e = src + end; i < e; i++) {
-    const r = oRow[i]!;
-    const g = marked(bits, r);
-    const at = ri + g * (li - ri);
-    oRow[at] = r;
-    oX[at] = oX[i]!;
-    oCode[at] = oCode[i]!;
-    li += g;
-    ri += g ^ 1;
-  }
 }
 
 /**

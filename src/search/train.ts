@@ -8,17 +8,16 @@ import type { ResolveFlags } from '../data/resolve.js';
 import type { Category, FeatureSchema, ModelSchema } from '../data/schema.js';
 import { stratifiedTrainTestSplit } from '../data/split.js';
 import type { CategoricalColumn, Column } from '../data/table.js';
-import { usageError } from '../errors.js';
-import { fitForest } from '../forest/forest.js';
-import type { TrainingData } from '../forest/types.js';
-import { type Artifact, buildArtifact, type TrainingFacts } from '../pipeline/artifact.js';
+import { csvError, schemaError, usageError } from '../errors.js';
 import { TreeExplainer } from '../forest/treeshap.js';
-import type { Tree } from '../forest/types.js';
+import type { TrainingData, Tree } from '../forest/types.js';
+import { type Artifact, buildArtifact, type TrainingFacts } from '../pipeline/artifact.js';
 import { buildReference } from '../pipeline/drift.js';
 import { ForestModel } from '../pipeline/model.js';
 import { type ClassWeight, fromSkParams, type SkParams } from '../pipeline/params.js';
 import { REFIT_STREAM, rowMajor, selectRows } from './cv.js';
 import { evaluate } from './evaluate.js';
+import { fitForestParallel } from './fit-parallel.js';
 import type { Scoring } from './scoring.js';
 import { randomizedSearch } from './search.js';
 import { checkParams, parseSpace, type Space } from './space.js';
@@ -98,7 +97,7 @@ function summarize(name: string, col: Float64Array, kind: ColumnSummary['kind'])
 function classIndices(target: CategoricalColumn, path: string): Int32Array {
   for (let i = 0; i < target.codes.length; i++) {
     if ((target.codes[i] as number) < 0)
-      throw usageError(`${path}: data row ${i + 1}: the target "${target.name}" is missing`);
+      throw csvError(`${path}: data row ${i + 1}: the target "${target.name}" is missing`);
   }
   return target.codes;
 }
@@ -132,7 +131,8 @@ function globalShap(
   for (let i = 0; i < n; i++) {
     for (let c = 0; c < k; c++) {
       const row = mean[c] as number[];
-      for (let f = 0; f < d; f++) row[f] = (row[f] as number) + Math.abs(values[(i * k + c) * d + f] as number) / n;
+      for (let f = 0; f < d; f++)
+        row[f] = (row[f] as number) + Math.abs(values[(i * k + c) * d + f] as number) / n;
     }
   }
   return { rows: n, values: mean, sample: { x, n, values } };
@@ -193,7 +193,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     for (const c of yFile) counts[c] = (counts[c] as number) + 1;
     const rare = counts.findIndex((c) => c < 2);
     if (rare >= 0) {
-      throw usageError(
+      throw schemaError(
         `${opts.dataPath}: class ${JSON.stringify(classes[rare])} of "${targetCol.name}" has ${counts[rare]} row; every class needs at least 2 to be split into train and test`,
       );
     }
@@ -201,7 +201,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       try {
         return stratifiedTrainTestSplit(yFile, k, opts.testSize, opts.seed);
       } catch (err) {
-        throw usageError(`${opts.dataPath}: ${(err as Error).message}`);
+        throw schemaError(`${opts.dataPath}: ${(err as Error).message}`);
       }
     })();
     trainRows = split.train;
@@ -254,7 +254,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   const tSearch = performance.now();
 
-  const forest = fitForest(trainData, fromSkParams(params), [opts.seed, REFIT_STREAM]);
+  const forest = await fitForestParallel(
+    trainData,
+    fromSkParams(params),
+    [opts.seed, REFIT_STREAM],
+    opts.workers,
+  );
   const model = new ForestModel(schema, forest);
   const tRefit = performance.now();
 

@@ -5,7 +5,10 @@ import {
   Forest,
   type ForestParams,
   fitForest,
+  fitTrees,
   type TrainingData,
+  type Tree,
+  TreeBuilder,
   treeDepth,
   treeFeatureImportances,
 } from '../../src/forest/index.js';
@@ -68,6 +71,98 @@ describe('Forest.predictProbaInto', () => {
       }
       for (let k = 0; k < 3; k++) expect(out[i * 3 + k]).toBeCloseTo(expected[k]!, 14);
       expect(out[i * 3]! + out[i * 3 + 1]! + out[i * 3 + 2]!).toBeCloseTo(1, 14);
+    }
+  });
+});
+
+/** The exact mean over trees of leaf fractions (value / Σ value added tree by tree, then / nTrees). */
+function expectedProba(trees: readonly Tree[], K: number, row: readonly number[]): number[] {
+  const sums = new Array<number>(K).fill(0);
+  for (const t of trees) {
+    const leaf = leafOf(t, row);
+    let total = 0;
+    for (let k = 0; k < K; k++) total += t.value[leaf * K + k]!;
+    for (let k = 0; k < K; k++) sums[k]! += t.value[leaf * K + k]! / total;
+  }
+  return sums.map((s) => s / trees.length);
+}
+
+/** The same tree with its nodes renumbered: children after parents, right subtrees first. */
+function rightFirst(t: Tree, K: number): Tree {
+  const order: number[] = [];
+  const visit = (i: number): void => {
+    order.push(i);
+    if (t.feature[i]! >= 0) {
+      visit(t.right[i]!);
+      visit(t.left[i]!);
+    }
+  };
+  visit(0);
+  const at = new Map(order.map((i, j) => [i, j]));
+  return {
+    feature: Int32Array.from(order, (i) => t.feature[i]!),
+    threshold: Float64Array.from(order, (i) => t.threshold[i]!),
+    left: Int32Array.from(order, (i) => (t.feature[i]! >= 0 ? at.get(t.left[i]!)! : -1)),
+    right: Int32Array.from(order, (i) => (t.feature[i]! >= 0 ? at.get(t.right[i]!)! : -1)),
+    missingLeft: Uint8Array.from(order, (i) => t.missingLeft[i]!),
+    value: Float64Array.from(order.flatMap((i) => Array.from(t.value.subarray(i * K, i * K + K)))),
+  };
+}
+
+describe('Forest.predictProbaInto: batches, single rows and tree layouts', () => {
+  // 1,000 classes: a batch block holds 2^19 / 1000 = 524 rows, so 1,200 rows cross two block ends.
+  const K = 1000;
+  const n = 1200;
+  const r = createRng(11, 11);
+  const columns = [0, 1, 2].map(() =>
+    Float64Array.from({ length: n }, () => (r.uniform() < 0.1 ? NaN : r.normal())),
+  );
+  const y = Int32Array.from({ length: n }, () => r.int(K));
+  const forest = fitForest({ columns, y, nClasses: K }, { ...PARAMS, nEstimators: 5 }, [3]);
+  const x = rowMajor(columns, n);
+
+  it('gives every row of a multi-block batch exactly the mean of its leaves’ fractions, NaN routed as stored', () => {
+    const out = forest.predictProba(x, n);
+    for (const i of [0, 1, 523, 524, 525, 1047, 1048, 1199]) {
+      const row = columns.map((c) => c[i]!);
+      expect(Array.from(out.subarray(i * K, i * K + K))).toEqual(expectedProba(forest.trees, K, row));
+    }
+  });
+
+  it('gives the same bits for a row alone, in a small batch and in a large one', () => {
+    const all = forest.predictProba(x, n);
+    const few = forest.predictProba(x.subarray(0, 5 * 3), 5);
+    expect(few).toEqual(all.subarray(0, 5 * K));
+    for (const i of [0, 700, 1199]) {
+      expect(forest.predictProba(x.subarray(i * 3, i * 3 + 3), 1)).toEqual(all.subarray(i * K, i * K + K));
+    }
+  });
+
+  it('predicts the same from trees in any valid node order (children after parents)', () => {
+    const d = noisy(400, 3, 8);
+    const f = fitForest(d, { ...PARAMS, nEstimators: 4 }, [2]);
+    const reordered = Forest.fromTrees(
+      f.trees.map((t) => rightFirst(t, 3)),
+      3,
+      3,
+    );
+    expect(reordered.trees[0]!.left[0]).not.toBe(1); // really another order
+    const xs = rowMajor(d.columns, 400);
+    xs[7] = Number.NaN;
+    expect(reordered.predictProba(xs, 400)).toEqual(f.predictProba(xs, 400));
+    expect(reordered.predictProba(xs, 3)).toEqual(f.predictProba(xs, 3));
+  });
+});
+
+describe('fitTrees', () => {
+  it('fits any range of a forest’s trees exactly as fitForest does, in any order of ranges', () => {
+    const d = noisy(500, 4, 21);
+    for (const params of [PARAMS, { ...PARAMS, bootstrap: false, classWeight: 'balanced' as const }]) {
+      const whole = fitForest(d, params, [9, 1]);
+      const b = new TreeBuilder(d);
+      const late = fitTrees(b, params, [9, 1], 6, 10);
+      const early = fitTrees(b, params, [9, 1], 0, 6);
+      expect(treesDigest([...early, ...late])).toBe(treesDigest(whole.trees));
     }
   });
 });

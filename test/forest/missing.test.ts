@@ -7,12 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../../src/data/random.js';
 import {
   balancedClassWeights,
+  binColumns,
   drawIndices,
   Forest,
   type ForestParams,
   fitForest,
   fitTree,
-  presort,
   type TrainingData,
   type Tree,
   TreeBuilder,
@@ -366,14 +366,13 @@ describe('missing values: the same trees as a transcription of scikit-learn', ()
   });
 });
 
-describe('presort with missing values', () => {
-  it('orders NaN last (any sign or payload), by row, and the other values as before', () => {
+describe('binColumns with missing values', () => {
+  it('puts NaN (any sign or payload) in one last bin, and bins the other values as without them', () => {
     const negNaN = new Float64Array(new BigUint64Array([0xfff8000000000001n]).buffer)[0]!;
     expect(Number.isNaN(negNaN)).toBe(true);
     const col = Float64Array.from([3, NA, -1, negNaN, Number.NaN, 0, -0, 3, 2]);
-    const pre = presort({ columns: [col], y: new Int32Array(col.length), nClasses: 1 });
-    expect(Array.from(pre.order)).toEqual([2, 5, 6, 8, 0, 7, 1, 3, 4]);
-    expect(Array.from(pre.values.subarray(0, 6))).toEqual([-1, 0, -0, 2, 3, 3]);
-    expect(pre.values.subarray(6).every((v) => Number.isNaN(v))).toBe(true);
+    const binned = binColumns({ columns: [col], y: new Int32Array(col.length), nClasses: 1 });
+    expect(Array.from(binned.values[0]!)).toEqual([-1, 0, 2, 3]);
+    expect(Array.from(binned.bins[0]!)).toEqual([3, 4, 0, 4, 4, 1, 1, 3, 2]);
   });
 });

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../src/data/random.js';
 import {
+  binColumns,
   drawIndices,
   fitTree,
-  presort,
   TreeBuilder,
   treeDepth,
   treeFeatureImportances,
@@ -276,8 +276,8 @@ describe('drawIndices', () => {
   });
 });
 
-describe('presort', () => {
-  it('orders every column by value, ties by row, for negative, zero, tiny, huge and repeated values', () => {
+describe('binColumns', () => {
+  it('gives each row the rank of its value among the distinct values, for negative, zero, tiny, huge and repeated values', () => {
     const r = createRng(3, 3);
     const gens = [
       () => r.normal() * 1e3,
@@ -286,18 +286,37 @@ describe('presort', () => {
       () => r.normal() * 1e-300,
       () => (r.uniform() < 0.5 ? 1.7976931348623157e308 : -1.7976931348623157e308),
       () => Math.round(r.uniform() * 1e6) / 1e4,
+      () => r.int(300),
     ];
     for (const n of [1, 2, 9, 3000]) {
       const columns = gens.map((g) => Float64Array.from({ length: n }, g));
-      const pre = presort({ columns, y: new Int32Array(n), nClasses: 1 });
+      const binned = binColumns({ columns, y: new Int32Array(n), nClasses: 1 });
       columns.forEach((col, f) => {
-        const expected = Int32Array.from({ length: n }, (_, i) => i).sort(
-          (a, b) => col[a]! - col[b]! || a - b,
-        );
-        expect(pre.order.subarray(f * n, f * n + n)).toEqual(expected);
-        expect(pre.values.subarray(f * n, f * n + n)).toEqual(Float64Array.from(expected, (i) => col[i]!));
+        // Distinct values by ===, so -0 and +0 are one value.
+        const distinct = [...new Set(Array.from(col, (v) => (v === 0 ? 0 : v)))].sort((a, b) => a - b);
+        expect(Array.from(binned.values[f]!, (v) => (v === 0 ? 0 : v))).toEqual(distinct);
+        const bins = binned.bins[f]!;
+        // The bin's value equals the row's (=== : -0 and +0 alike).
+        for (let i = 0; i < n; i++) expect(binned.values[f]![bins[i]!] === col[i]).toBe(true);
+        for (let i = 0; i < n; i++) expect(bins[i]).toBe(distinct.indexOf(col[i] === 0 ? 0 : col[i]!));
+        expect(bins).toBeInstanceOf(distinct.length < 255 ? Uint8Array : Uint16Array);
       });
     }
+  });
+
+  it('stores bins in 1, 2 or 4 bytes by the number of distinct values', () => {
+    const n = 70_000;
+    const columns = [254, 255, 65534, 65535].map((k) => Float64Array.from({ length: n }, (_, i) => i % k));
+    const binned = binColumns({ columns, y: new Int32Array(n), nClasses: 1 });
+    expect(binned.bins.map((b) => b.constructor.name)).toEqual([
+      'Uint8Array',
+      'Uint16Array',
+      'Uint16Array',
+      'Int32Array',
+    ]);
+    binned.bins.forEach((b, f) => {
+      for (let i = 0; i < n; i += 997) expect(b[i]).toBe(columns[f]![i]);
+    });
   });
 });
 
