@@ -173,8 +173,6 @@ export const ERRORS = {
     reason: 'MICROSERVICE_REQUEST_TIMEOUT',
     grpc: 'DEADLINE_EXCEEDED',
     description: 'The request (headers and body) did not arrive within --request-timeout.',
-    // Answered by hand on the socket in serve/app.ts (clientErrorHandler) until it builds this code.
-    reserved: true,
   },
 } as const satisfies Record<`SEGSERVE_ERR_${string}`, ErrorEntry>;
 

@@ -1,6 +1,7 @@
 /**
  * `segserve serve`: loads and validates the model (and component) before listening, serves Seldon Core
- * v1 and the Open Inference Protocol v2 on the HTTP port and Prometheus on the metrics port.
+ * v1 and the Open Inference Protocol v2 on the HTTP port, both over gRPC on the gRPC port (--grpc-port,
+ * 0: off), and Prometheus on the metrics port.
  *
  * - SIGTERM drains without dropping a request: readiness answers 503 at once while predictions are
  *   still served for --drain-delay seconds (Kubernetes takes the pod out of its endpoints meanwhile),
@@ -10,7 +11,11 @@
  *   then swapped in (in every worker); a refused file leaves the old model serving.
  * - With --workers N a supervising primary (node:cluster, src/serve/supervisor.ts) reads the model once
  *   and hands the same bytes to every worker, replaces a worker that dies (with back-off), and serves
- *   all workers' metrics together (prom-client's AggregatorRegistry).
+ *   all workers' metrics together (prom-client's AggregatorRegistry). gRPC is served by every worker,
+ *   each binding the gRPC port through node:cluster's shared handle (the primary spreads connections
+ *   round-robin); the primary serves no gRPC itself.
+ * - --log-url: every prediction's request and response as CloudEvents (payload-log.ts), one logger per
+ *   serving process, closed after the drain within the grace.
  *
  * The environment of a container platform is read too: the Seldon variables (ports, identity), KServe's
  * PORT, PROTOCOL (seldon, v1, v2, kserve) and SEGSERVE_MODEL (the model when --model is not given).
@@ -20,6 +25,7 @@
  */
 import cluster from 'node:cluster';
 import { type AddressInfo, Socket } from 'node:net';
+import { hostname } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { DEFAULT_MODEL_PATH } from '../defaults.js';
@@ -30,14 +36,18 @@ import type { Component } from '../serve/component.js';
 import {
   DEFAULT_BODY_LIMIT,
   DEFAULT_DRAIN_DELAY_SECONDS,
+  DEFAULT_DRIFT_WINDOW,
   DEFAULT_GRACE_SECONDS,
+  DEFAULT_GRPC_PORT,
   DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS,
   DEFAULT_MAX_ROWS,
   DEFAULT_METRICS_PORT,
   DEFAULT_MODEL_NAME,
   DEFAULT_PORT,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
+  GRPC_PORT_ENV,
   HEADERS_TIMEOUT_SECONDS,
+  MAX_DRIFT_WINDOW,
 } from '../serve/constants.js';
 import {
   type Env,
@@ -49,11 +59,13 @@ import {
   protocolVar,
   seldonSettings,
 } from '../serve/env.js';
+import type { GrpcServing } from '../serve/grpc/server.js';
 import type { HttpServer } from '../serve/lifecycle.js';
 import type { ServeMetrics } from '../serve/metrics.js';
 import type { ModelBytes } from '../serve/model-source.js';
+import { type PayloadLogger, type PayloadLogMode, parsePayloadLogFlags } from '../serve/payload-log.js';
 import type { Message } from '../serve/supervisor.js';
-import { port, positiveInt } from './options.js';
+import { nonNegativeInt, port, positiveInt } from './options.js';
 
 // Fastify, prom-client and the model loader are imported when the command runs (start-up time).
 const load = async () => ({
@@ -63,8 +75,22 @@ const load = async () => ({
   ...(await import('../serve/lifecycle.js')),
   ...(await import('../serve/metrics.js')),
   ...(await import('../serve/model-source.js')),
+  ...(await import('../serve/payload-log.js')),
   ...(await import('../serve/supervisor.js')),
 });
+// @grpc/grpc-js and the .proto files only when the gRPC port is on.
+const loadGrpc = async () => ({
+  ...(await import('../serve/grpc/server.js')),
+  ...(await import('../serve/grpc/status.js')),
+});
+
+/** The ports a server listens on, once it does (workers: the primary's HTTP port, their gRPC port). */
+export interface Listening {
+  port: number;
+  metricsPort: number | undefined;
+  /** The gRPC port, or undefined when gRPC is off. */
+  grpcPort: number | undefined;
+}
 
 export interface ServeFlags {
   model?: string;
@@ -81,6 +107,23 @@ export interface ServeFlags {
   maxRows: number;
   bodyLimit: number;
   bodyBudget?: number;
+  /** The gRPC port (default $PREDICTIVE_UNIT_GRPC_SERVICE_PORT, else 5000; 0: no gRPC). */
+  grpcPort?: number;
+  /** Rows kept for the drift gauges (0: none). */
+  driftWindow?: number;
+  predictTimeout?: number;
+  /** Payload logging: the sink, and which events (all, request, response). */
+  logUrl?: string;
+  logMode?: string;
+  /** Called once this process listens (after the HTTP, metrics and gRPC ports are bound): `segserve up`. */
+  onListening?: (at: Listening) => void;
+}
+
+function driftWindow(value: string): number {
+  const n = nonNegativeInt(value);
+  if (n > MAX_DRIFT_WINDOW)
+    throw new InvalidArgumentError(`expected an integer in [0, ${MAX_DRIFT_WINDOW}].`);
+  return n;
 }
 
 function seconds(value: string): number {
@@ -112,6 +155,11 @@ export function serveCommand(): Command {
     .option(
       '--metrics-port <port>',
       `metrics port (default: $PREDICTIVE_UNIT_METRICS_SERVICE_PORT or ${DEFAULT_METRICS_PORT})`,
+      port,
+    )
+    .option(
+      '--grpc-port <port>',
+      `gRPC port, Open Inference and Seldon v1 (default: $${GRPC_PORT_ENV} or ${DEFAULT_GRPC_PORT}; 0: no gRPC)`,
       port,
     )
     .option(
@@ -156,7 +204,24 @@ export function serveCommand(): Command {
       'most request-body bytes received or processed at once, over all requests (more is a 503 with Retry-After; default 3 × --body-limit)',
       positiveInt,
     )
-    .action(runServe);
+    .option(
+      '--predict-timeout <seconds>',
+      "a component's predict (or other method) that does not settle within this is answered 504 (0: no limit)",
+      seconds,
+      30,
+    )
+    .option(
+      '--drift-window <n>',
+      `rows kept for the drift gauges (0: no drift gauges; at most ${MAX_DRIFT_WINDOW})`,
+      driftWindow,
+      DEFAULT_DRIFT_WINDOW,
+    )
+    .option(
+      '--log-url <url>',
+      "payload logging: POST every prediction's request and response as CloudEvents to this http(s) URL",
+    )
+    .option('--log-mode <mode>', 'payload logging: all, request or response (default all; needs --log-url)')
+    .action((flags: ServeFlags) => runServe(flags));
 }
 
 export interface Resolved {
@@ -168,7 +233,11 @@ export interface Resolved {
   level: string;
   port: number;
   metricsPort: number;
+  /** 0: no gRPC. */
+  grpcPort: number;
   metricsPath: string;
+  /** Payload logging, when --log-url is given. */
+  payloadLog: { url: URL; mode: PayloadLogMode } | undefined;
   graceMs: number;
   drainDelayMs: number;
   requestTimeoutMs: number;
@@ -187,6 +256,13 @@ export function resolveServe(flags: ServeFlags, env: Env): Resolved {
   if (httpPort === metricsPort && httpPort !== 0) {
     throw usageError(`the HTTP port and the metrics port are both ${httpPort}: give them different ports`);
   }
+  const grpcPort = flags.grpcPort ?? portVar(env, GRPC_PORT_ENV) ?? DEFAULT_GRPC_PORT;
+  if (grpcPort !== 0 && (grpcPort === httpPort || grpcPort === metricsPort)) {
+    throw usageError(
+      `the gRPC port ${grpcPort} is also the ${grpcPort === httpPort ? 'HTTP' : 'metrics'} port: give it another (--grpc-port; 0 turns gRPC off)`,
+    );
+  }
+  const payloadLog = parsePayloadLogFlags({ logUrl: flags.logUrl, logMode: flags.logMode });
   return {
     env,
     model: flags.model ?? modelVar(env) ?? (flags.component === undefined ? DEFAULT_MODEL_PATH : undefined),
@@ -194,7 +270,9 @@ export function resolveServe(flags: ServeFlags, env: Env): Resolved {
     level,
     port: httpPort,
     metricsPort,
+    grpcPort,
     metricsPath: metricsPath(env),
+    payloadLog,
     graceMs: flags.grace * 1000,
     drainDelayMs: (flags.drainDelay ?? DEFAULT_DRAIN_DELAY_SECONDS) * 1000,
     requestTimeoutMs: (flags.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_SECONDS) * 1000,
@@ -207,7 +285,7 @@ function explainModelError(flags: ServeFlags, r: Resolved, err: unknown): unknow
   if (flags.model === undefined && modelVar(r.env) !== undefined && err instanceof SegserveError) {
     return new SegserveError(
       `${err.message}; the path is $SEGSERVE_MODEL: mount the model there, or point it elsewhere`,
-      err.kind,
+      err.code,
       { cause: err },
     );
   }
@@ -229,9 +307,10 @@ async function readServedModel(
 }
 
 async function componentFor(flags: ServeFlags, loaded: LoadedModel | undefined): Promise<Component> {
-  const { loadComponent, ForestComponent } = await load();
-  if (flags.component !== undefined) return loadComponent(flags.component, loaded?.model);
-  return new ForestComponent((loaded as LoadedModel).model);
+  const { loadComponent, ForestComponent, insightOf } = await load();
+  // The model's insight (its training drift reference) feeds the drift gauges.
+  if (flags.component !== undefined) return loadComponent(flags.component, loaded?.model, insightOf(loaded));
+  return ForestComponent.of(loaded as LoadedModel);
 }
 
 function appOptions(flags: ServeFlags, r: Resolved): AppOptions {
@@ -241,6 +320,8 @@ function appOptions(flags: ServeFlags, r: Resolved): AppOptions {
     modelName: flags.modelName,
     maxRows: flags.maxRows,
     bodyLimit: flags.bodyLimit,
+    driftWindow: flags.driftWindow ?? DEFAULT_DRIFT_WINDOW,
+    predictTimeoutMs: Math.round((flags.predictTimeout ?? 30) * 1000),
     logger: { level: r.level },
   };
 }
@@ -284,6 +365,7 @@ function modelFromPrimary(): Promise<{ model: ModelBytes | undefined; port: numb
  */
 class Host {
   http: HttpServer | undefined;
+  grpc: GrpcServing | undefined;
   version: string | undefined;
   reloading = false;
   private chain: Promise<unknown> = Promise.resolve();
@@ -293,6 +375,7 @@ class Host {
     private readonly r: Resolved,
     private readonly metrics: ServeMetrics,
     private readonly repository: Repository,
+    private readonly payloadLog: PayloadLogger | undefined,
   ) {}
 
   async build(loaded: LoadedModel | undefined, version: string | undefined): Promise<FastifyInstance> {
@@ -303,6 +386,7 @@ class Host {
       metrics: this.metrics,
       modelVersion: version,
       repository: this.repository,
+      ...(this.payloadLog === undefined ? {} : { payloadLog: this.payloadLog }),
     });
   }
 
@@ -312,6 +396,7 @@ class Host {
       if (version === this.version) return;
       const app = await this.build(loaded, version);
       await (this.http as HttpServer).swap(app);
+      this.grpc?.swap(app.segserve.runtime);
       this.version = version;
       this.metrics.setModelVersion(version);
     });
@@ -322,7 +407,8 @@ class Host {
 
 /** One process serving HTTP (and metrics, unless it is a cluster worker). */
 async function runServer(flags: ServeFlags, r: Resolved): Promise<void> {
-  const { buildMetricsApp, HttpServer, listen, loadBytes, PrimaryMetrics, ServeMetrics } = await load();
+  const { buildMetricsApp, HttpServer, listen, loadBytes, PayloadLogger, PrimaryMetrics, ServeMetrics } =
+    await load();
   const worker = cluster.isWorker;
   let bytes: ModelBytes | undefined;
   let loaded: LoadedModel | undefined;
@@ -340,6 +426,18 @@ async function runServer(flags: ServeFlags, r: Resolved): Promise<void> {
 
   const settings = seldonSettings(r.env);
   const metrics = new ServeMetrics({ identity: settings.identity });
+  // One payload logger per serving process, kept across reloads, counted on this process's registry.
+  const payloadLog =
+    r.payloadLog === undefined
+      ? undefined
+      : new PayloadLogger({
+          url: r.payloadLog.url,
+          mode: r.payloadLog.mode,
+          source: `http://${hostname()}:${worker ? sharedPort : r.port}/`,
+          modelId: r.env.PREDICTIVE_UNIT_ID?.trim() || flags.modelName,
+          endpoint: r.env.PREDICTOR_ID?.trim() || 'default',
+          metrics: metrics.registry,
+        });
   let log: FastifyBaseLogger | undefined;
   let nextReload = 0;
   const replies = new Map<number, (m: Extract<Message, { segserve: 'reloaded' }>) => void>();
@@ -350,7 +448,32 @@ async function runServer(flags: ServeFlags, r: Resolved): Promise<void> {
       version: host.version,
     }),
   };
-  const host = new Host(flags, r, metrics, repository);
+  const host = new Host(flags, r, metrics, repository, payloadLog);
+
+  /** Starts gRPC on the served runtime (in a worker, on the port shared through node:cluster). */
+  async function startGrpc(): Promise<GrpcServing | undefined> {
+    if (r.grpcPort === 0) return undefined;
+    const { startGrpcServer, grpcCodeName } = await loadGrpc();
+    const grpc = await startGrpcServer({
+      runtime: app.segserve.runtime,
+      port: r.grpcPort,
+      host: flags.host,
+      maxMessageBytes: flags.bodyLimit,
+      onRequest: (service, _rpc, code, seconds) => metrics.observeGrpc(service, grpcCodeName(code), seconds),
+      ...(log === undefined ? {} : { log }),
+    }).catch((err: unknown) => {
+      throw new SegserveError((err as Error).message, 'SEGSERVE_ERR_LISTEN', { cause: err });
+    });
+    host.grpc = grpc;
+    return grpc;
+  }
+
+  /** After the HTTP drain: the payload log's queue gets what is left of the grace to flush. */
+  async function closePayloadLog(deadline: number): Promise<void> {
+    if (payloadLog === undefined) return;
+    const stats = await payloadLog.close(Math.max(0, deadline - Date.now()));
+    log?.info({ sent: stats.sent, dropped: stats.dropped, failed: stats.failed }, 'payload log closed');
+  }
 
   /** One process: re-read, validate, swap. */
   async function reloadHere(): Promise<string> {
@@ -396,6 +519,11 @@ async function runServer(flags: ServeFlags, r: Resolved): Promise<void> {
       'unhandled promise rejection (a component left a promise unawaited)',
     );
   });
+  // A component that throws outside any request (in a timer of its own) would end the process: log it
+  // as one JSON line and keep serving the other requests.
+  process.on('uncaughtException', (err) => {
+    log?.error({ err: describeError(err) }, 'uncaught exception (a component threw outside a request)');
+  });
   const http = await HttpServer.create(app, {
     bodyLimit: flags.bodyLimit,
     bodyBudget: flags.bodyBudget,
@@ -423,12 +551,18 @@ async function runServer(flags: ServeFlags, r: Resolved): Promise<void> {
     const closeWorker = (graceMs: number) => {
       if (closing) return;
       closing = true;
-      void http.close(graceMs).then((clean) => {
-        if (!clean)
-          log?.error({ graceSeconds: graceMs / 1000 }, 'grace period expired: connections were cut');
-        log?.info({ closed: http.closed }, 'stopped');
-        process.exit(clean ? 0 : 1);
-      });
+      const deadline = Date.now() + graceMs;
+      void Promise.all([http.close(graceMs), host.grpc?.drain(graceMs) ?? true])
+        .then(async ([httpClean, grpcClean]) => {
+          await closePayloadLog(deadline);
+          return httpClean && grpcClean;
+        })
+        .then((clean) => {
+          if (!clean)
+            log?.error({ graceSeconds: graceMs / 1000 }, 'grace period expired: connections were cut');
+          log?.info({ closed: http.closed }, 'stopped');
+          process.exit(clean ? 0 : 1);
+        });
     };
     const swap = (seq: number, model: ModelBytes) => {
       let fresh: LoadedModel;
@@ -491,9 +625,16 @@ async function runServer(flags: ServeFlags, r: Resolved): Promise<void> {
     process.on('SIGHUP', () => {});
     // The primary is gone: nobody hands connections any more.
     process.once('disconnect', () => closeWorker(r.graceMs));
+    const grpc = await startGrpc();
     process.send?.({ segserve: 'listening' } satisfies Message);
     log.info(
-      { port: sharedPort, protocol: r.protocol, model: r.model, version: bytes?.version },
+      {
+        port: sharedPort,
+        grpcPort: grpc?.port,
+        protocol: r.protocol,
+        model: r.model,
+        version: bytes?.version,
+      },
       'segserve serving',
     );
     return;
@@ -511,7 +652,9 @@ async function runServer(flags: ServeFlags, r: Resolved): Promise<void> {
         { signal: why, drainDelaySeconds: delayMs / 1000, graceSeconds: flags.grace },
         'shutting down: draining',
       );
+      const deadline = Date.now() + delayMs + r.graceMs;
       const clean = await serving.shutdown(delayMs, r.graceMs);
+      await closePayloadLog(deadline);
       if (!clean) {
         log?.error({ graceSeconds: flags.grace }, 'grace period expired: remaining connections were cut');
         process.exit(1);
@@ -542,15 +685,27 @@ async function runServer(flags: ServeFlags, r: Resolved): Promise<void> {
   });
   if (worker) process.once('disconnect', () => end('disconnect'));
 
-  serving = await listen(http, metricsApp, {
+  const listening = await listen(http, metricsApp, {
     host: flags.host,
     port: r.port,
     metricsPort: r.metricsPort,
   });
+  let grpc: GrpcServing | undefined;
+  try {
+    grpc = await startGrpc();
+  } catch (err) {
+    await listening.shutdown(0, 0);
+    throw err;
+  }
+  // gRPC drains with HTTP: NOT_SERVING during the drain delay (the runtime's flag), then closed.
+  if (grpc !== undefined) listening.also((graceMs) => (grpc as GrpcServing).drain(graceMs));
+  serving = listening;
+  flags.onListening?.({ port: serving.port, metricsPort: serving.metricsPort, grpcPort: grpc?.port });
   log.info(
     {
       port: serving.port,
       metricsPort: serving.metricsPort,
+      grpcPort: grpc?.port,
       metricsPath: r.metricsPath,
       protocol: r.protocol,
       model: r.model,

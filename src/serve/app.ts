@@ -4,7 +4,8 @@
  * protocol: body parsers, CORS, the request metrics, 404/405 in the error envelope of the path's
  * protocol, the draining flag. The metrics port is a second, tiny app.
  */
-import { STATUS_CODES } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import formbody from '@fastify/formbody';
 import Fastify, {
@@ -22,13 +23,15 @@ import {
   DEFAULT_BODY_LIMIT,
   DEFAULT_MAX_ROWS,
   DEFAULT_MODEL_NAME,
+  MAX_REQUEST_ID_LENGTH,
   OIP_REPOSITORY_INDEX_PATH,
   OIP_REPOSITORY_LOAD_PATH,
 } from './constants.js';
 import { type Env, type Protocol, seldonSettings } from './env.js';
-import { oipEnvelope, ServeError, seldonEnvelope } from './errors.js';
+import { ERROR_CODE_HEADER, oipEnvelope, ServeError, seldonEnvelope } from './errors.js';
 import { ServeMetrics } from './metrics.js';
 import { isOipPath, oipErrorHandler, oipRoutes } from './oip/routes.js';
+import type { PayloadLogger } from './payload-log.js';
 import { type DrainState, JSON_TYPE, send } from './reply.js';
 import { Runtime } from './runtime.js';
 import { seldonErrorHandler, seldonRoutes } from './seldon/routes.js';
@@ -58,6 +61,17 @@ export interface AppOptions {
   modelVersion?: string;
   /** The model repository (`/v2/repository/...`): reloads and the model's state; absent, not served. */
   repository?: Repository;
+  /** Rows kept for the drift gauges (`--drift-window`; default 1000; 0: no drift gauges). */
+  driftWindow?: number;
+  /** Most rows explained in one request (default 1000, never more than maxRows). */
+  maxExplainRows?: number;
+  /** A component method that does not settle within this is answered 504 (default 30 s; 0: no limit). */
+  predictTimeoutMs?: number;
+  /**
+   * Payload logging (`--log-url`): the request and the response of every prediction, as CloudEvents
+   * sharing the request id. One logger per process, kept across model reloads; the caller closes it.
+   */
+  payloadLog?: PayloadLogger;
   /**
    * Logging (pino): false (default), true (info), or { level }. At debug, Fastify logs one line per
    * request; above it, Fastify runs without a logger (no per-request logger or response listeners)
@@ -89,6 +103,8 @@ export interface SegserveHandle {
   readonly draining: boolean;
   /** Where lifecycle and error lines go. */
   readonly log: FastifyBaseLogger;
+  /** Where predictions' requests and responses are logged as CloudEvents (`--log-url`), if anywhere. */
+  readonly payloadLog: PayloadLogger | undefined;
 }
 
 declare module 'fastify' {
@@ -138,33 +154,42 @@ export function clientErrorHandler(protocol: Protocol): (err: ConnectionError, s
       socket.destroy();
       return;
     }
-    let status: number;
-    let body: string;
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      // Not in the catalogue (a connection-level answer, never a route's): the envelope by hand.
-      status = 408;
-      const info = 'the request (headers and body) did not arrive within the request timeout';
-      body = JSON.stringify(
-        protocol === 'v2'
-          ? { error: info }
-          : { status: { code: -1, info, reason: 'MICROSERVICE_REQUEST_TIMEOUT', status: 1 } },
-      );
-    } else {
-      const e =
-        err.code === 'HPE_HEADER_OVERFLOW'
+    const e =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new ServeError(
+            'REQUEST_TIMEOUT',
+            'the request (headers and body) did not arrive within the request timeout',
+          )
+        : err.code === 'HPE_HEADER_OVERFLOW'
           ? new ServeError(
               'HEADERS_TOO_LARGE',
               'the request line and headers are larger than the server accepts: send the message as a POST body, not in ?json=',
             )
           : new ServeError('BAD_DATA', `malformed HTTP request (${err.code ?? err.message})`);
-      status = e.status;
-      body = errorBody(protocol, e);
-    }
+    const status = e.status;
+    const body = errorBody(protocol, e);
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${JSON_TYPE}\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n${body}`,
+        `Content-Length: ${Buffer.byteLength(body)}\r\n${ERROR_CODE_HEADER}: ${e.errorCode}\r\n` +
+        `Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n${body}`,
     );
   };
+}
+
+/** A plain header value: visible ASCII, inner spaces allowed (what can be echoed in a header and logged). */
+const PLAIN_VALUE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
+/**
+ * The request id (Fastify's genReqId, so it is `req.id` and `reqId` in every per-request log line): the
+ * caller's `X-Request-Id`, else Seldon's `Seldon-Puid`, when it is a plain value (visible ASCII, at most
+ * MAX_REQUEST_ID_LENGTH characters); else a fresh UUID. Echoed in the `X-Request-Id` response header.
+ */
+export function requestId(req: Pick<IncomingMessage, 'headers'>): string {
+  for (const name of ['x-request-id', 'seldon-puid']) {
+    const v = req.headers[name];
+    if (typeof v === 'string' && v.length <= MAX_REQUEST_ID_LENGTH && PLAIN_VALUE.test(v)) return v;
+  }
+  return randomUUID();
 }
 
 /** pino through Fastify: one line per request, at debug level only; errors are logged by the handler. */
@@ -234,6 +259,9 @@ export async function buildApp(component: Component, options: AppOptions = {}): 
     metrics,
     maxRows: options.maxRows ?? DEFAULT_MAX_ROWS,
     modelName: options.modelName ?? DEFAULT_MODEL_NAME,
+    ...(options.driftWindow === undefined ? {} : { driftWindow: options.driftWindow }),
+    ...(options.maxExplainRows === undefined ? {} : { maxExplainRows: options.maxExplainRows }),
+    ...(options.predictTimeoutMs === undefined ? {} : { predictTimeoutMs: options.predictTimeoutMs }),
   });
 
   const level =
@@ -242,6 +270,7 @@ export async function buildApp(component: Component, options: AppOptions = {}): 
   const app = Fastify({
     logger: perRequest ? { level } : false,
     logController: new RequestLog(),
+    genReqId: requestId,
     bodyLimit,
     // We answer during shutdown ourselves: health turns 503, other routes finish and close the connection.
     return503OnClosing: false,
@@ -264,6 +293,7 @@ export async function buildApp(component: Component, options: AppOptions = {}): 
     runtime,
     metrics,
     log,
+    payloadLog: options.payloadLog,
     drain() {
       runtime.draining = true;
     },
@@ -277,6 +307,7 @@ export async function buildApp(component: Component, options: AppOptions = {}): 
   const table = new RouteTable();
   app.decorateRequest('segserveMeter', null);
   app.decorateRequest('segserveStart', 0);
+  app.decorateRequest('segserveLogged', false);
   app.addHook('onRoute', (route) => {
     table.add(route.url, route.method);
     const service = route.config?.service;

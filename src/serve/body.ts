@@ -14,6 +14,17 @@ export class InvalidJson {
   constructor(readonly reason: string) {}
 }
 
+/**
+ * The payload log's request event of a prediction (`--log-url`), with the body as received: logged here,
+ * where the bytes are at hand, before they are parsed (a body that fails to parse is logged too).
+ */
+function logReceived(req: FastifyRequest, body: string | Buffer, contentType: string | undefined): void {
+  const payloadLog = req.server.segserve?.payloadLog;
+  if (payloadLog === undefined || req.segserveMeter?.service !== 'predictions') return;
+  payloadLog.logRequest({ requestId: req.id, body, contentType: contentType ?? 'application/json' });
+  req.segserveLogged = true;
+}
+
 /** The fields of a multipart/form-data body: strings for fields, bytes for file parts. */
 export class MultipartBody {
   constructor(readonly fields: ReadonlyMap<string, string | Buffer>) {}
@@ -30,6 +41,7 @@ export function installBodyParsers(app: FastifyInstance, bodyLimit: number): voi
     'multipart/form-data',
     { parseAs: 'buffer', bodyLimit },
     async (req: FastifyRequest, body: string | Buffer): Promise<MultipartBody> => {
+      logReceived(req, body, req.headers['content-type']);
       let form: FormData;
       try {
         form = await new Response(body, {
@@ -48,8 +60,9 @@ export function installBodyParsers(app: FastifyInstance, bodyLimit: number): voi
   app.addContentTypeParser(
     'application/json',
     { parseAs: 'string', bodyLimit },
-    (_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    (req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
       const text = typeof body === 'string' ? body : body.toString('utf8');
+      logReceived(req, text, req.headers['content-type']);
       if (text.length === 0) {
         done(null, new InvalidJson('the body is empty'));
         return;

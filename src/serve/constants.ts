@@ -6,6 +6,19 @@
 export const DEFAULT_PORT = 9000;
 export const DEFAULT_METRICS_PORT = 6000;
 export const DEFAULT_METRICS_PATH = '/metrics';
+/** The gRPC port (Seldon's Python wrapper's default); 0 turns gRPC off. */
+export const DEFAULT_GRPC_PORT = 5000;
+/** The variable a SeldonDeployment sets to the container port named `grpc`. */
+export const GRPC_PORT_ENV = 'PREDICTIVE_UNIT_GRPC_SERVICE_PORT';
+/** Rows kept for the drift gauges (`--drift-window`; 0: no drift gauges) and the most allowed. */
+export const DEFAULT_DRIFT_WINDOW = 1000;
+export const MAX_DRIFT_WINDOW = 1_000_000;
+/**
+ * The request id: the caller's `X-Request-Id` (else `Seldon-Puid`) when it is a plain value of at most
+ * this many characters, else a fresh UUID; echoed in the `X-Request-Id` response header.
+ */
+export const REQUEST_ID_HEADER = 'x-request-id';
+export const MAX_REQUEST_ID_LENGTH = 128;
 export const DEFAULT_GRACE_SECONDS = 10;
 /**
  * On SIGTERM, how long readiness answers 503 while predictions are still served, before the listener

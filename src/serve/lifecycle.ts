@@ -112,7 +112,9 @@ export function listenError(host: string, port: number, what: string, err: unkno
         : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND'
           ? 'no such local address'
           : ((err as Error).message ?? String(err));
-  return new SegserveError(`cannot listen on ${host}:${port} (${what}): ${why}`, 'failure', { cause: err });
+  return new SegserveError(`cannot listen on ${host}:${port} (${what}): ${why}`, 'SEGSERVE_ERR_LISTEN', {
+    cause: err,
+  });
 }
 
 /** Listens, turning the usual refusals into a one-line error naming the address. */
@@ -375,6 +377,11 @@ export interface Serving {
   /** Readiness 503 and `Connection: close` from now on; predictions are still served. */
   drain(): void;
   /**
+   * Another listener (the gRPC port) to close with HTTP after the drain delay: `close(graceMs)` resolves
+   * true when its calls in flight finished within the grace.
+   */
+  also(close: (graceMs: number) => Promise<boolean>): void;
+  /**
    * Drains for `delayMs` (predictions still served), then closes the listener and both apps. Resolves
    * true when every in-flight request finished within `graceMs` after the delay, false when the grace
    * period ran out and the remaining connections were cut.
@@ -400,18 +407,22 @@ export async function listen(
     metricsPort = (metricsApp.server.address() as AddressInfo).port;
   }
   let closing: Promise<boolean> | undefined;
+  const others: ((graceMs: number) => Promise<boolean>)[] = [];
   return {
     port,
     metricsPort,
     drain: () => http.drain(),
+    also: (close) => {
+      others.push(close);
+    },
     shutdown(delayMs: number, graceMs: number): Promise<boolean> {
       if (closing) return closing;
       http.drain();
       closing = (async () => {
         if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-        const clean = await http.close(graceMs);
+        const all = await Promise.all([http.close(graceMs), ...others.map((close) => close(graceMs))]);
         await metricsApp?.close();
-        return clean;
+        return all.every(Boolean);
       })();
       return closing;
     },

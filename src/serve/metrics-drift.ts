@@ -29,10 +29,7 @@ import { type DriftReference, type DriftReport, DriftWindow } from '../pipeline/
 import type { Category } from '../pipeline/types.js';
 import { classLabelValues } from './metrics-classes.js';
 
-/** Rows the server keeps per model for the drift gauges, unless told otherwise (--drift-window). */
-export const DEFAULT_DRIFT_WINDOW = 1000;
-/** The largest --drift-window accepted (the window takes about 12 bytes per row and feature). */
-export const MAX_DRIFT_WINDOW = 1_000_000;
+export { DEFAULT_DRIFT_WINDOW, MAX_DRIFT_WINDOW } from './constants.js';
 
 export const DRIFT_PSI_METRIC = 'segserve_feature_drift_psi';
 export const MISSING_RATE_METRIC = 'segserve_feature_missing_rate';

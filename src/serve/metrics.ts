@@ -86,8 +86,11 @@ const FEEDBACK_REWARD_KEY = 'seldon_api_model_feedback_reward';
 /** The `method` label of custom metrics: which wrapper call produced them. */
 export type MetricMethod = 'predict' | 'health' | 'feedback';
 
-/** The executor's `service` label. */
-export type RequestService = 'predictions' | 'feedback' | 'status' | 'metadata';
+/** The executor's `service` label (`explain`: segserve's explanation routes). */
+export type RequestService = 'predictions' | 'feedback' | 'status' | 'metadata' | 'explain';
+
+/** The `protocol` label of the request histogram: the REST port or the gRPC port. */
+export type RequestProtocol = 'rest' | 'grpc';
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -266,34 +269,41 @@ export interface SegmentCounter {
 export class RequestMeter {
   private readonly series = new Map<string, Series>();
   private lastMethod = '';
-  private lastCode = 0;
   private last: Series | undefined;
+
+  private lastCodeName: string | number = 0;
 
   constructor(
     private readonly family: Family,
     readonly service: RequestService,
     private readonly identity: Readonly<Record<string, string>>,
+    readonly protocol: RequestProtocol = 'rest',
   ) {}
 
-  observe(method: string, code: number, seconds: number): void {
+  /**
+   * One request: `method` the HTTP method (gRPC: `unary`), `code` the HTTP status (gRPC: the status name
+   * as Seldon's executor writes it, `OK`, `InvalidArgument`...), `seconds` how long it took.
+   */
+  observe(method: string, code: number | string, seconds: number): void {
     let s = this.last;
-    if (s === undefined || method !== this.lastMethod || code !== this.lastCode) {
+    if (s === undefined || method !== this.lastMethod || code !== this.lastCodeName) {
       const key = `${method} ${code}`;
       s = this.series.get(key);
       if (s === undefined) {
-        s = this.family.handle(`${this.service} ${key}`, {
+        s = this.family.handle(`${this.protocol} ${this.service} ${key}`, {
           deployment_name: this.identity.deployment_name as string,
           predictor_name: this.identity.predictor_name as string,
           predictor_version: this.identity.predictor_version as string,
           service: this.service,
           method: method.toLowerCase(),
           code: String(code),
+          protocol: this.protocol,
         });
         this.series.set(key, s);
       }
       this.last = s;
       this.lastMethod = method;
-      this.lastCode = code;
+      this.lastCodeName = code;
     }
     this.family.observe(s, seconds);
   }
@@ -319,7 +329,7 @@ export class ServeMetrics {
   readonly registry = new Registry();
   private readonly identityLabels: Record<string, string>;
   private readonly requests: Family;
-  private readonly meters = new Map<RequestService, RequestMeter>();
+  private readonly meters = new Map<string, RequestMeter>();
   private readonly predictions: Family;
   private readonly modelInfo: Family;
   private readonly families = new Map<string, Family>();
@@ -392,17 +402,23 @@ export class ServeMetrics {
     this.modelInfo.handle(version, { version }).value = 1;
   }
 
-  /** Records one request: `service` is the executor's, `method` the HTTP method, `code` the status. */
+  /** Records one REST request: `service` is the executor's, `method` the HTTP method, `code` the status. */
   observeRequest(service: RequestService, method: string, code: number, seconds: number): void {
     this.meter(service).observe(method, code, seconds);
   }
 
-  /** The request meter of one executor `service` (one per service, made once). */
-  meter(service: RequestService): RequestMeter {
-    let m = this.meters.get(service);
+  /** Records one gRPC call: `code` is the status name (`OK`, `InvalidArgument`...), method `unary`. */
+  observeGrpc(service: RequestService, code: string, seconds: number): void {
+    this.meter(service, 'grpc').observe('unary', code, seconds);
+  }
+
+  /** The request meter of one executor `service` on one protocol (one per pair, made once). */
+  meter(service: RequestService, protocol: RequestProtocol = 'rest'): RequestMeter {
+    const key = `${protocol} ${service}`;
+    let m = this.meters.get(key);
     if (m === undefined) {
-      m = new RequestMeter(this.requests, service, this.identityLabels);
-      this.meters.set(service, m);
+      m = new RequestMeter(this.requests, service, this.identityLabels, protocol);
+      this.meters.set(key, m);
     }
     return m;
   }

@@ -34,21 +34,11 @@ export const DASHBOARD_METRICS: readonly string[] = [
 ];
 
 /** Names the dashboards query that the server does not export yet, and why. */
-export const PENDING: Readonly<Record<string, string>> = {
-  segserve_payload_log_events_total:
-    'exported once the server is wired to a PayloadLogger (issue 13 point 2): build this app with one',
-  segserve_feature_drift_psi: 'the drift gauges of issue 12 are not served yet',
-  segserve_feature_missing_rate: 'the drift gauges of issue 12 are not served yet',
-  segserve_feature_unknown_category_rate: 'the drift gauges of issue 12 are not served yet',
-  segserve_predicted_class_share: 'the drift gauges of issue 12 are not served yet',
-  segserve_training_class_share: 'the drift gauges of issue 12 are not served yet',
-};
+export const PENDING: Readonly<Record<string, string>> = {};
 
 /** Labels the dashboards group the request histogram by. */
 export const REQUEST_LABELS: readonly string[] = ['service', 'code', 'le', 'protocol'];
-export const PENDING_LABELS: Readonly<Record<string, string>> = {
-  protocol: 'the protocol label (rest/grpc) comes with the gRPC work of issue 13 point 1',
-};
+export const PENDING_LABELS: Readonly<Record<string, string>> = {};
 
 const PROMQL_WORDS = new Set([
   'by',

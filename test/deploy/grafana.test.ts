@@ -11,11 +11,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadArtifact } from '../../src/pipeline/artifact.js';
 import { buildApp, buildMetricsApp } from '../../src/serve/app.js';
 import { ForestComponent } from '../../src/serve/component.js';
-import { PrimaryMetrics } from '../../src/serve/metrics.js';
+import { seldonSettings } from '../../src/serve/env.js';
+import { PrimaryMetrics, ServeMetrics } from '../../src/serve/metrics.js';
+import { PayloadLogger } from '../../src/serve/payload-log.js';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { postModel } from '../serve/explain-fixture.js';
 import { OPERATOR_ENV, parseExposition, postJson } from '../serve/helpers.js';
 import {
   DASHBOARD_METRICS,
@@ -207,13 +209,24 @@ describe('every metric the dashboards query is on /metrics', () => {
   let metricsApp: FastifyInstance;
   let names: Set<string>;
   let requestLabels: Set<string>;
+  let payloadLog: PayloadLogger;
 
   beforeAll(async () => {
-    const { model, version } = await loadArtifact(join(REPO_ROOT, 'test/fixtures/model.json'));
-    app = await buildApp(new ForestComponent(model), {
+    // A format-v2 model (with its training drift reference, as the CLI serves it: ForestComponent.of),
+    // and a payload logger on the server's registry (its sink is down: the events are counted anyway).
+    const { model, reference } = postModel({ trees: 10 });
+    const metrics = new ServeMetrics({ identity: seldonSettings(OPERATOR_ENV).identity });
+    payloadLog = new PayloadLogger({
+      url: 'http://127.0.0.1:9/',
+      source: 'http://test:9000/',
+      modelId: 'segserve',
+      metrics: metrics.registry,
+    });
+    app = await buildApp(new ForestComponent(model, { drift: reference }), {
       env: OPERATOR_ENV,
-      processMetrics: true,
-      modelVersion: version,
+      metrics,
+      payloadLog,
+      modelVersion: 'test-version',
     });
     // As the CLI serves one process (src/cli/serve.ts): the app's registry, then the primary's metrics.
     const own = new PrimaryMetrics();
@@ -252,6 +265,7 @@ describe('every metric the dashboards query is on /metrics', () => {
   afterAll(async () => {
     await app?.close();
     await metricsApp?.close();
+    await payloadLog?.close(0);
   });
 
   const served = DASHBOARD_METRICS.filter((m) => PENDING[m] === undefined);

@@ -14,6 +14,7 @@ import {
   DEFAULT_BODY_LIMIT,
   DEFAULT_DRAIN_DELAY_SECONDS,
   DEFAULT_GRACE_SECONDS,
+  DEFAULT_GRPC_PORT,
   DEFAULT_METRICS_PATH,
   DEFAULT_METRICS_PORT,
   DEFAULT_PORT,
@@ -359,8 +360,8 @@ describe('deploy/Dockerfile and .dockerignore', () => {
     expect(inRuntime('COPY').some((c) => /--from=\S+ \/app\/node_modules/.test(c))).toBe(true);
   });
 
-  test('EXPOSE the HTTP and metrics ports; SEGSERVE_MODEL is the container model path', () => {
-    expect(inRuntime('EXPOSE')).toEqual([`${DEFAULT_PORT} ${DEFAULT_METRICS_PORT}`]);
+  test('EXPOSE the HTTP, gRPC and metrics ports; SEGSERVE_MODEL is the container model path', () => {
+    expect(inRuntime('EXPOSE')).toEqual([`${DEFAULT_PORT} ${DEFAULT_GRPC_PORT} ${DEFAULT_METRICS_PORT}`]);
     expect(inRuntime('ENV').join(' ')).toContain(`${MODEL_ENV}=${CONTAINER_MODEL_PATH}`);
     expect(inRuntime('RUN').join(' ')).toContain(`mkdir -p ${dirname(CONTAINER_MODEL_PATH)}`);
     expect(inRuntime('RUN').join(' ')).toContain(CONTAINER_MODEL_PATH);
@@ -399,5 +400,22 @@ describe('deploy/Dockerfile and .dockerignore', () => {
     expect(new Set(sources)).toEqual(new Set(allowed.filter((p) => !p.includes('*'))));
     // A baked model comes from artifacts/.
     expect(allowed).toContain('artifacts/*.json');
+  });
+});
+
+describe('gRPC, commented out in the Seldon and KServe manifests (docs/grpc.md)', () => {
+  const text = (file: string) => readFileSync(join(REPO_ROOT, 'deploy/k8s', file), 'utf8');
+  test('SeldonDeployment: transport, the `grpc` port and the GRPC endpoint, ready to uncomment', () => {
+    const t = text('seldon-deployment.yaml');
+    expect(t).toMatch(/^ {2}# transport: grpc$/m);
+    expect(t).toMatch(/^ {18}# - name: grpc\n {18}# {3}containerPort: 9500\n {18}# {3}protocol: TCP$/m);
+    expect(t).toMatch(/^ {10}# type: GRPC\b/m);
+  });
+
+  test('InferenceService: an h2c port and both segserve ports named, ready to uncomment', () => {
+    const t = text('inference-service.yaml');
+    expect(t).toMatch(/^ {10}# - name: h2c\n {10}# {3}containerPort: 8081\n {10}# {3}protocol: TCP$/m);
+    expect(t).toMatch(/# - name: PREDICTIVE_UNIT_GRPC_SERVICE_PORT\n\s+# {3}value: "8081"/);
+    expect(t).toMatch(/# - name: PREDICTIVE_UNIT_HTTP_SERVICE_PORT\n\s+# {3}value: "8080"/);
   });
 });

@@ -39,7 +39,14 @@ describe('training report', () => {
     expect(html).not.toMatch(/<script|<link|<img|@import|url\(/i);
     expect(html).not.toMatch(/(src|href)=["']?https?:/i);
     expect(html.match(/<svg/g)).toHaveLength(6);
-    expect(chartIds(html)).toEqual(['candidates', 'confusion', 'importances', 'shap-importance', 'dependence', 'balance']);
+    expect(chartIds(html)).toEqual([
+      'candidates',
+      'confusion',
+      'importances',
+      'shap-importance',
+      'dependence',
+      'balance',
+    ]);
     expect(html).toContain('Top candidates');
   });
 
@@ -121,7 +128,14 @@ describe('training report', () => {
         if (!req.url().startsWith('file:')) problems.push(`network request to ${req.url()}`);
       });
       await page.goto(pathToFileURL(report).href);
-      for (const id of ['candidates', 'confusion', 'importances', 'shap-importance', 'dependence', 'balance']) {
+      for (const id of [
+        'candidates',
+        'confusion',
+        'importances',
+        'shap-importance',
+        'dependence',
+        'balance',
+      ]) {
         const chart = page.locator(`#chart-${id} svg`);
         await expect(chart.count()).resolves.toBe(1);
         const marks = await page.locator(`#chart-${id} svg g[class*="role-mark"] > *`).count();

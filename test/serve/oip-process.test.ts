@@ -51,7 +51,7 @@ function serve(args: string[], env: Record<string, string>): Promise<Record<stri
   });
 }
 
-const LOCAL = ['--host', '127.0.0.1', '--metrics-port', '0'];
+const LOCAL = ['--host', '127.0.0.1', '--metrics-port', '0', '--grpc-port', '0'];
 
 describe('as KServe starts it', () => {
   test('PORT=<p> PROTOCOL=v2 segserve serve --model ... answers /v2/health/ready on p', async () => {
@@ -82,7 +82,9 @@ describe('as KServe starts it', () => {
     const line = await serve([...LOCAL, '--port', '0'], { SEGSERVE_MODEL: MODEL });
     expect(line.model).toBe(MODEL);
     const meta = await fetch(`http://127.0.0.1:${line.port as number}/v2/models/segserve`);
-    expect(((await meta.json()) as { outputs: unknown[] }).outputs).toHaveLength(2);
+    // The prediction's two outputs, and the explanation's two (docs/explain.md).
+    const outputs = ((await meta.json()) as { outputs: { name: string }[] }).outputs.map((o) => o.name);
+    expect(outputs).toEqual(['probabilities', 'segment', 'shap_values', 'expected_value']);
   });
 
   test('a bad PROTOCOL or a missing SEGSERVE_MODEL fails before listening, with one line', async () => {

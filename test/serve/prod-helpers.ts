@@ -8,7 +8,8 @@ import { connect, type Socket } from 'node:net';
 import { spawnCli } from '../helpers/cli.js';
 
 export const MODEL = 'test/fixtures/model.json';
-export const LOCAL = ['--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'];
+// gRPC off: test files run in parallel, and the default gRPC port (5000) would collide.
+export const LOCAL = ['--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--grpc-port', '0'];
 export const ROW_BODY = '{"data":{"ndarray":[[34,100,1,2]]}}';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

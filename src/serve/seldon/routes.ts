@@ -230,8 +230,9 @@ export async function seldonRoutes(app: FastifyInstance, options: SeldonRoutesOp
   app.post('/api/v0.1/predictions', predictions, predict);
   app.route({ method: ['GET', 'POST'], url: '/predict', ...predictions, handler: predict });
 
-  app.post('/api/v1.0/explain', explain);
-  app.route({ method: ['GET', 'POST'], url: '/explain', handler: explain });
+  const explains = { config: { service: 'explain' as const } };
+  app.post('/api/v1.0/explain', explains, explain);
+  app.route({ method: ['GET', 'POST'], url: '/explain', ...explains, handler: explain });
 
   const feedbacks = { config: { service: 'feedback' as const } };
   app.post('/api/v1.0/feedback', feedbacks, feedback);
