@@ -6,7 +6,8 @@ import { ForestModel } from '../../src/pipeline/model.js';
 
 export const NAMES = ['age', 'income', 'response', 'events'];
 
-export const TINY_SCHEMA: ModelSchema = {
+/** The post's model schema (the simulated customers). */
+export const POST_SCHEMA: ModelSchema = {
   target: 'segment',
   features: [
     { name: 'age', kind: 'numeric', missing: 0 },
@@ -57,7 +58,7 @@ export function tinyModel(): { model: ForestModel; artifact: Artifact } {
   };
   // The categories are 0..k-1, so the encoded columns are the raw ones.
   const forest = fitForest({ columns, y, nClasses: 3 }, params, [1]);
-  const model = new ForestModel(TINY_SCHEMA, forest);
+  const model = new ForestModel(POST_SCHEMA, forest);
   const artifact = buildArtifact(
     model,
     {

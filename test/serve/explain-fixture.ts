@@ -13,6 +13,7 @@ import { ForestModel } from '../../src/pipeline/model.js';
 import { train } from '../../src/search/train.js';
 import { CustomerSampler, emptyCustomer } from '../../src/simulate/sampler.js';
 import { DEFAULT_SPEC } from '../../src/simulate/spec.js';
+import { POST_SCHEMA } from '../pipeline/fixture.js';
 
 /** The post's model's parameters (the notebook's best, as bench/explain.mjs fits it). */
 export const POST_PARAMS: ForestParams = {
@@ -25,17 +26,7 @@ export const POST_PARAMS: ForestParams = {
   classWeight: null,
 };
 
-export const POST_SCHEMA: ModelSchema = {
-  target: 'segment',
-  features: [
-    { name: 'age', kind: 'numeric', missing: 0 },
-    { name: 'income', kind: 'numeric', missing: 0 },
-    { name: 'response', kind: 'categorical', categories: [0, 1], missing: 0 },
-    { name: 'events', kind: 'categorical', categories: [0, 1, 2, 3, 4, 5, 6], missing: 0 },
-  ],
-  classes: [0, 1, 2],
-  unknownCategory: 'error',
-};
+export { POST_SCHEMA };
 
 /** n simulated customers as wire rows [age, income, response, events] (age shifted by `ageShift`). */
 export function customers(n: number, seed: number, ageShift = 0): { rows: number[][]; y: Int32Array } {

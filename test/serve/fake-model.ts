@@ -19,18 +19,9 @@ import {
   ModelInputError,
   type UnknownCategoryPolicy,
 } from '../../src/pipeline/types.js';
+import { POST_SCHEMA } from '../pipeline/fixture.js';
 
-export const POST_SCHEMA: ModelSchema = {
-  target: 'segment',
-  features: [
-    { name: 'age', kind: 'numeric', missing: 0 },
-    { name: 'income', kind: 'numeric', missing: 0 },
-    { name: 'response', kind: 'categorical', categories: [0, 1], missing: 0 },
-    { name: 'events', kind: 'categorical', categories: [0, 1, 2, 3, 4, 5, 6], missing: 0 },
-  ],
-  classes: [0, 1, 2],
-  unknownCategory: 'error',
-};
+export { POST_SCHEMA };
 
 export const PENGUIN_SCHEMA: ModelSchema = {
   target: 'species',
