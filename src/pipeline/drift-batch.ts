@@ -9,7 +9,7 @@
  * missing and counted, never an error, so one odd cell does not hide the figures of the rest.
  */
 import { readCsvBatches } from './batch.js';
-import { type DriftReference, type DriftReport, type FeatureDrift, psi } from './drift.js';
+import { checkBatch, type DriftReference, type DriftReport, type FeatureDrift, psi } from './drift.js';
 import { argmax, type ForestModel } from './model.js';
 
 /** The value bin of v (not NaN): the first b with v <= edges[b], else edges.length (as drift.ts bins). */
@@ -62,12 +62,7 @@ export class DriftTally {
   add(x: Float64Array, n: number, proba?: Float64Array): void {
     const F = this.nFeatures;
     const K = this.nClasses;
-    if (!Number.isInteger(n) || n < 0) throw new Error(`drift tally: n must be an integer >= 0, got ${n}`);
-    if (x.length < n * F)
-      throw new Error(`drift tally: x must hold n × nFeatures = ${n * F} values, got ${x.length}`);
-    if (proba !== undefined && proba.length < n * K) {
-      throw new Error(`drift tally: proba must hold n × nClasses = ${n * K} values, got ${proba.length}`);
-    }
+    checkBatch('drift tally', x, n, F, proba, K);
     const refs = this.reference.features;
     for (let f = 0; f < F; f++) {
       const ref = refs[f]!;

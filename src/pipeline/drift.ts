@@ -332,6 +332,23 @@ export function validateReference(ref: DriftReference, nFeatures?: number, nClas
   checkShares(ref.classShares, 'classShares', 0);
 }
 
+/** Checks a batch handed to a drift window or tally: n rows of F features, probabilities of K classes. */
+export function checkBatch(
+  what: string,
+  x: Float64Array,
+  n: number,
+  F: number,
+  proba: Float64Array | undefined,
+  K: number,
+): void {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${what}: n must be an integer >= 0, got ${n}`);
+  if (x.length < n * F)
+    throw new Error(`${what}: x must hold n × nFeatures = ${n * F} values, got ${x.length}`);
+  if (proba !== undefined && proba.length < n * K) {
+    throw new Error(`${what}: proba must hold n × nClasses = ${n * K} values, got ${proba.length}`);
+  }
+}
+
 /**
  * The last `capacity` encoded rows (a ring buffer: row-major capacity × nFeatures, allocated once)
  * with their predicted classes, and the unknown categories the decoder reported. `add` allocates
@@ -386,12 +403,7 @@ export class DriftWindow {
   add(x: Float64Array, n: number, proba?: Float64Array): void {
     const F = this.nFeatures;
     const K = this.nClasses;
-    if (!Number.isInteger(n) || n < 0) throw new Error(`drift window: n must be an integer >= 0, got ${n}`);
-    if (x.length < n * F)
-      throw new Error(`drift window: x must hold n × nFeatures = ${n * F} values, got ${x.length}`);
-    if (proba !== undefined && proba.length < n * K) {
-      throw new Error(`drift window: proba must hold n × nClasses = ${n * K} values, got ${proba.length}`);
-    }
+    checkBatch('drift window', x, n, F, proba, K);
     if (n === 0) return;
     const first = Math.max(0, n - this.capacity);
     for (let i = first; i < n; i++) {
