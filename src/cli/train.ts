@@ -256,7 +256,7 @@ export async function runTrain(flags: TrainFlags): Promise<void> {
   if (reportPath) await checkWritable(reportPath);
 
   const { train } = await import('../search/train.js');
-  const { serializeArtifact } = await import('../pipeline/artifact.js');
+  const { serializeArtifactChunks } = await import('../pipeline/artifact.js');
   const { renderReport } = await import('../report/report.js');
   const started = performance.now();
   const bar = flags.search
@@ -293,8 +293,9 @@ export async function runTrain(flags: TrainFlags): Promise<void> {
     timings,
   };
   // Model, run facts and report are committed together, so they never describe different models.
-  const files = [
-    { path: out, text: serializeArtifact(artifact) },
+  // The model is written tree by tree, never as one string (a big forest is hundreds of MB of JSON).
+  const files: { path: string; text: string | Iterable<string> }[] = [
+    { path: out, text: serializeArtifactChunks(artifact) },
     { path: runPath, text: `${JSON.stringify(run, null, 2)}\n` },
   ];
   if (reportPath)

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
-import { access, constants, open, rename, stat, unlink } from 'node:fs/promises';
+import { access, constants, type FileHandle, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { type ErrorCode, SegserveError } from '../errors.js';
@@ -138,7 +138,9 @@ export async function writeFileAtomic(
  * are complete are they renamed into place, one after the other with interrupting signals held off.
  * On any failure no target is touched and every temporary file is removed.
  */
-export async function writeTextsAtomic(files: readonly { path: string; text: string }[]): Promise<void> {
+export async function writeTextsAtomic(
+  files: readonly { path: string; text: string | Iterable<string> }[],
+): Promise<void> {
   const temps: string[] = [];
   try {
     for (const f of files) {
@@ -151,7 +153,8 @@ export async function writeTextsAtomic(files: readonly { path: string; text: str
         throw ioError('write', f.path, err);
       }
       try {
-        await handle.writeFile(f.text);
+        if (typeof f.text === 'string') await handle.writeFile(f.text);
+        else await writeAll(handle, f.text);
         await handle.sync();
       } catch (err) {
         throw ioError('write', f.path, err);
@@ -186,10 +189,33 @@ export async function checkWritable(path: string): Promise<void> {
   }
 }
 
-/** Writes a whole string atomically. */
-export function writeTextAtomic(path: string, text: string): Promise<void> {
+/** Pieces are gathered into writes of about this many UTF-16 units. */
+const WRITE_BATCH = 1 << 20;
+
+/** Writes the pieces of a text in order, a batch at a time (never the whole text as one string). */
+async function writeAll(handle: FileHandle, pieces: Iterable<string>): Promise<void> {
+  let batch: string[] = [];
+  let size = 0;
+  for (const piece of pieces) {
+    batch.push(piece);
+    size += piece.length;
+    if (size >= WRITE_BATCH) {
+      await handle.write(batch.join(''));
+      batch = [];
+      size = 0;
+    }
+  }
+  if (size > 0) await handle.write(batch.join(''));
+}
+
+/** Writes a whole string, or a text given in pieces (written as they come), atomically. */
+export function writeTextAtomic(path: string, text: string | Iterable<string>): Promise<void> {
   return writeFileAtomic(path, async (out) => {
-    out.write(text);
+    if (typeof text === 'string') {
+      out.write(text);
+      return;
+    }
+    for (const piece of text) await writeChunk(out, piece);
   });
 }
 

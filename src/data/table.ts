@@ -72,6 +72,30 @@ export interface ColumnsRead {
 /** Exact distinct counts up to this many values per numeric column; beyond, a lower bound. */
 export const DISTINCT_CAP = 1 << 16;
 
+/**
+ * Rows per buffer chunk. Kept columns are read into chunks of this many rows and joined once, into an
+ * array of the exact length, when the column is finished: no doubling, no spare capacity, no trim copy.
+ */
+const CHUNK_BITS = 16;
+const CHUNK = 1 << CHUNK_BITS;
+
+/** The full chunks and the current one, joined into one array of `n` values. */
+function joinChunks<T extends Float64Array | Int32Array>(
+  full: T[],
+  current: T,
+  n: number,
+  make: (n: number) => T,
+): T {
+  const out = make(n);
+  let at = 0;
+  for (const c of full) {
+    out.set(c, at);
+    at += c.length;
+  }
+  out.set(current.subarray(0, n - at), at);
+  return out;
+}
+
 /** How the scan reads one column. */
 export interface ScanPlan {
   name: string;
@@ -163,12 +187,16 @@ class Accumulator {
   fixedByNumber: Map<number, number> | null = null;
   seen: Uint8Array | null = null;
   fixed: Category[] | null = null;
+  /** The current chunk of values (numbers) and codes; full chunks wait in the lists below. */
   values: Float64Array | null = null;
   codes: Int32Array | null = null;
+  valueChunks: Float64Array[] = [];
+  codeChunks: Int32Array[] = [];
   /** The column turned categorical after its dictionary was dropped: categories need another pass. */
   needsRescan = false;
 
-  constructor(plan: ScanPlan, capacity: number) {
+  constructor(plan: ScanPlan) {
+    const capacity = CHUNK;
     this.plan = plan;
     const { mode, keep } = plan;
     if (mode === 'numeric') {
@@ -190,17 +218,39 @@ class Accumulator {
     }
   }
 
-  grow(capacity: number): void {
+  /** The current chunk is full: keep it and start the next one. */
+  nextChunk(): void {
     if (this.values) {
-      const bigger = new Float64Array(capacity);
-      bigger.set(this.values);
-      this.values = bigger;
+      this.valueChunks.push(this.values);
+      this.values = new Float64Array(CHUNK);
     }
     if (this.codes) {
-      const bigger = new Int32Array(capacity);
-      bigger.set(this.codes);
-      this.codes = bigger;
+      // An inferred column still numeric after its first chunk keeps numbers only: should it turn
+      // categorical later, its codes come from a second pass over that column (rare).
+      if (this.plan.mode === 'auto' && this.numericOk) {
+        this.codes = null;
+        this.codeChunks = [];
+        return;
+      }
+      this.codeChunks.push(this.codes);
+      this.codes = new Int32Array(CHUNK);
     }
+  }
+
+  /** The kept values, exactly `n` of them (the chunks are released). */
+  private takeValues(n: number): Float64Array {
+    const out = joinChunks(this.valueChunks, this.values as Float64Array, n, (m) => new Float64Array(m));
+    this.valueChunks = [];
+    this.values = null;
+    return out;
+  }
+
+  /** The kept codes, exactly `n` of them (the chunks are released). */
+  private takeCodes(n: number): Int32Array {
+    const out = joinChunks(this.codeChunks, this.codes as Int32Array, n, (m) => new Int32Array(m));
+    this.codeChunks = [];
+    this.codes = null;
+    return out;
   }
 
   addMissing(row: number, line: number, cell: string): void {
@@ -234,8 +284,11 @@ class Accumulator {
         }
         this.numericOk = false;
         this.values = null; // no longer a numeric column: free its numbers
+        this.valueChunks = [];
         this.numbers = null;
         if (this.dict === null && !this.plan.bounded) this.needsRescan = true;
+        // Kept, but the codes were let go while it looked numeric: they come from a second pass.
+        if (this.plan.keep && this.codes === null) this.needsRescan = true;
       } else {
         this.count++;
         this.sum += v;
@@ -300,6 +353,7 @@ class Accumulator {
     }
     this.dict = null;
     this.codes = null;
+    this.codeChunks = [];
   }
 
   private addNumber(v: number): void {
@@ -336,7 +390,9 @@ class Accumulator {
         distinct = Number.NaN; // not counted (countDistinct false)
       }
       const scan: ColumnScan = { ...base, distinct, distinctAtLeast: atLeast };
-      if (this.plan.keep) scan.column = { name, kind, values: (this.values as Float64Array).slice(0, nRows) };
+      this.codes = null;
+      this.codeChunks = [];
+      if (this.plan.keep) scan.column = { name, kind, values: this.takeValues(nRows) };
       return scan;
     }
     if (this.fixed !== null) {
@@ -346,12 +402,12 @@ class Accumulator {
         scan.column = {
           name,
           kind,
-          codes: (this.codes as Int32Array).slice(0, nRows),
+          codes: this.takeCodes(nRows),
           categories: this.fixed,
         };
       return scan;
     }
-    if (this.dict === null) {
+    if (this.dict === null || (this.plan.keep && this.codes === null)) {
       // Bounded past the cap, or needs a second pass (needsRescan): report what is known.
       return { ...base, distinct: DISTINCT_CAP, distinctAtLeast: true };
     }
@@ -364,7 +420,7 @@ class Accumulator {
     if (this.plan.keep) {
       const index = new Map<Category, number>(categories.map((c, i) => [c, i]));
       const remap = Int32Array.from(texts, (t) => index.get(asNumbers ? Number(t) : t) as number);
-      const codes = (this.codes as Int32Array).slice(0, nRows);
+      const codes = this.takeCodes(nRows);
       for (let i = 0; i < nRows; i++) {
         const c = codes[i] as number;
         if (c >= 0) codes[i] = remap[c] as number;
@@ -474,7 +530,6 @@ async function scanOnce(
   let header: string[] | undefined;
   let accs: Accumulator[] = [];
   let index: Int32Array = new Int32Array(0); // accs[j] reads record position index[j]
-  let capacity = 1 << 14;
   let nRows = 0;
   const hash = createHash('sha256');
   const parser = parse({ bom: true, skip_empty_lines: true, relax_column_count: false });
@@ -484,7 +539,7 @@ async function scanOnce(
     header = record;
     const plans = choose(record);
     accs = plans.map((p) => {
-      const acc = new Accumulator(p, capacity);
+      const acc = new Accumulator(p);
       acc.unknownPolicy = opts.unknownCategory ?? 'error';
       return acc;
     });
@@ -506,15 +561,13 @@ async function scanOnce(
         onHeader(record, line);
         return;
       }
-      if (nRows === capacity) {
-        capacity *= 2;
-        for (const acc of accs) acc.grow(capacity);
-      }
+      const at = nRows & (CHUNK - 1); // the row's place in its columns' current chunk
+      if (at === 0 && nRows > 0) for (const acc of accs) acc.nextChunk();
       for (let j = 0; j < accs.length; j++) {
         const acc = accs[j] as Accumulator;
         const cell = record[index[j] as number] as string;
-        if (cell.length <= naLength && na.has(cell)) acc.addMissing(nRows, line, cell);
-        else acc.add(cell, nRows, line);
+        if (cell.length <= naLength && na.has(cell)) acc.addMissing(at, line, cell);
+        else acc.add(cell, at, line);
       }
       nRows++;
     } catch (err) {

@@ -43,26 +43,124 @@ export const MAX_MODEL_BYTES = 1024 ** 3;
 /** The artifact without its digest: what the digest covers, serialised by JSON.stringify. */
 type Undigested = Omit<Artifact, 'digest'>;
 
+/**
+ * JSON.stringify(a), compact, in pieces: each tree of `forest.trees` is one piece, and the rest of the
+ * object the pieces around them. Joined, the pieces are exactly JSON.stringify's text (same key order,
+ * keys whose value JSON leaves out are left out), but no piece is larger than one tree: a big forest
+ * is hashed and written without ever being one string.
+ */
+export function* artifactJsonChunks(a: object): Generator<string> {
+  let sep = '{';
+  for (const [key, value] of Object.entries(a)) {
+    const trees = key === 'forest' ? treesOnly(value) : undefined;
+    if (trees) {
+      yield `${sep}${JSON.stringify(key)}:{"trees":[`;
+      for (let i = 0; i < trees.length; i++) {
+        const tree = trees[i];
+        const fitted = typeof tree === 'object' && tree !== null ? viewed.get(tree) : undefined;
+        if (i > 0) yield ',';
+        if (fitted) yield* treeViewChunks(fitted);
+        // A tree JSON leaves out (undefined, a function) is null in an array, as JSON.stringify writes it.
+        else yield JSON.stringify(tree) ?? 'null';
+      }
+      yield ']}';
+      sep = ',';
+      continue;
+    }
+    const json = JSON.stringify(value) as string | undefined;
+    if (json === undefined) continue;
+    yield `${sep}${JSON.stringify(key)}:${json}`;
+    sep = ',';
+  }
+  yield sep === '{' ? '{}' : '}';
+}
+
+/** The trees of a `forest` value that is a plain `{ trees: [...] }` (else undefined: written whole). */
+function treesOnly(value: unknown): readonly unknown[] | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  if ('toJSON' in value) return undefined;
+  const keys = Object.keys(value);
+  const trees = (value as { trees?: unknown }).trees;
+  return keys.length === 1 && keys[0] === 'trees' && Array.isArray(trees) ? trees : undefined;
+}
+
 /** sha256 of the artifact's compact JSON without the digest key, as "sha256:<hex>". */
 export function artifactDigest(a: Undigested): string {
   const { digest: _ignored, ...rest } = a as Artifact;
-  return `sha256:${createHash('sha256').update(JSON.stringify(rest)).digest('hex')}`;
+  const hash = createHash('sha256');
+  for (const chunk of artifactJsonChunks(rest)) hash.update(chunk);
+  return `sha256:${hash.digest('hex')}`;
 }
 
 /**
- * The tree arrays of a fitted tree, as JSON arrays. JSON has no Infinity: the threshold of a split of
+ * A tree of a fitted model as TreeJson, its arrays made from the tree's typed arrays when read (getters,
+ * enumerable and in TreeJson's key order, so JSON.stringify and structuredClone see plain arrays). A
+ * freshly trained artifact so holds no second, boxed copy of a big forest: its trees become JSON one at
+ * a time as the artifact is hashed and written. JSON has no Infinity: the threshold of a split of
  * missing against present values (+Infinity) is written as the largest finite double, which every
  * finite value is <= as well, so the tree routes every row the same way.
  */
-function treeJson(t: Tree): TreeJson {
-  return {
-    feature: Array.from(t.feature),
-    threshold: Array.from(t.threshold, (v) => (v === Number.POSITIVE_INFINITY ? Number.MAX_VALUE : v)),
-    left: Array.from(t.left),
-    right: Array.from(t.right),
-    missingLeft: Array.from(t.missingLeft),
-    value: Array.from(t.value),
+/** The fitted tree behind each tree view (the serialiser writes it from its typed arrays directly). */
+const viewed = new WeakMap<object, Tree>();
+
+function treeView(t: Tree): TreeJson {
+  const view: TreeJson = {
+    get feature() {
+      return Array.from(t.feature);
+    },
+    get threshold() {
+      return Array.from(t.threshold, (v) => (v === Number.POSITIVE_INFINITY ? Number.MAX_VALUE : v));
+    },
+    get left() {
+      return Array.from(t.left);
+    },
+    get right() {
+      return Array.from(t.right);
+    },
+    get missingLeft() {
+      return Array.from(t.missingLeft);
+    },
+    get value() {
+      return Array.from(t.value);
+    },
   };
+  viewed.set(view, t);
+  return view;
+}
+
+/** Elements per piece when a tree's arrays are written from its typed arrays. */
+const TREE_PIECE = 4096;
+
+/**
+ * The JSON of a tree view, in pieces of TREE_PIECE numbers, straight from the typed arrays: the same
+ * text as JSON.stringify(view) (numbers as JSON writes them), without building any array or one string
+ * per tree.
+ */
+function* treeViewChunks(t: Tree): Generator<string> {
+  const fields: [string, ArrayLike<number>, boolean][] = [
+    ['feature', t.feature, false],
+    ['threshold', t.threshold, true],
+    ['left', t.left, false],
+    ['right', t.right, false],
+    ['missingLeft', t.missingLeft, false],
+    ['value', t.value, false],
+  ];
+  let sep = '{';
+  for (const [key, a, finite] of fields) {
+    let piece = `${sep}"${key}":[`;
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i] as number;
+      const w = finite && v === Number.POSITIVE_INFINITY ? Number.MAX_VALUE : v;
+      piece += `${i > 0 ? ',' : ''}${JSON.stringify(w)}`;
+      if ((i + 1) % TREE_PIECE === 0) {
+        yield piece;
+        piece = '';
+      }
+    }
+    yield `${piece}]`;
+    sep = ',';
+  }
+  yield '}';
 }
 
 export function buildArtifact(model: ForestModel, params: SkParams, training: TrainingFacts): Artifact {
@@ -71,7 +169,7 @@ export function buildArtifact(model: ForestModel, params: SkParams, training: Tr
     segserveVersion: VERSION,
     schema: structuredClone(model.schema),
     params: { ...params },
-    forest: { trees: model.forest.trees.map(treeJson) },
+    forest: { trees: model.forest.trees.map(treeView) },
     training,
   };
   return { ...body, digest: artifactDigest(body) };
@@ -82,8 +180,14 @@ export function serializeArtifact(artifact: Artifact): string {
   return `${JSON.stringify(artifact)}\n`;
 }
 
+/** serializeArtifact's text in pieces of at most about one tree (see artifactJsonChunks). */
+export function* serializeArtifactChunks(artifact: Artifact): Generator<string> {
+  yield* artifactJsonChunks(artifact);
+  yield '\n';
+}
+
 export async function saveArtifact(path: string, artifact: Artifact): Promise<void> {
-  await writeTextAtomic(path, serializeArtifact(artifact));
+  await writeTextAtomic(path, serializeArtifactChunks(artifact));
 }
 
 let compiled: ValidateFunction<Artifact> | undefined;

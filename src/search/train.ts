@@ -15,7 +15,7 @@ import { type Artifact, buildArtifact, type TrainingFacts } from '../pipeline/ar
 import { buildReference } from '../pipeline/drift.js';
 import { ForestModel } from '../pipeline/model.js';
 import { type ClassWeight, fromSkParams, type SkParams } from '../pipeline/params.js';
-import { REFIT_STREAM, rowMajor, selectRows } from './cv.js';
+import { REFIT_STREAM, rowMajor } from './cv.js';
 import { evaluate } from './evaluate.js';
 import { fitForestParallel } from './fit-parallel.js';
 import type { Scoring } from './scoring.js';
@@ -102,8 +102,46 @@ function classIndices(target: CategoricalColumn, path: string): Int32Array {
   return target.codes;
 }
 
+/** Rows per block when predicting many rows: the row-major copy of one block only (about 10 MB at 20 features). */
+const PREDICT_BLOCK = 1 << 16;
+
+/**
+ * Probabilities of every row of `columns` (columnar), predicted block by block so that no row-major
+ * copy of all rows exists at once. Each row's probabilities do not depend on the block it is in.
+ */
+function predictColumns(
+  forest: { predictProbaInto(x: Float64Array, n: number, out: Float64Array): void },
+  columns: readonly Float64Array[],
+  n: number,
+  k: number,
+): Float64Array {
+  const proba = new Float64Array(n * k);
+  const d = columns.length;
+  const x = new Float64Array(Math.min(n, PREDICT_BLOCK) * d); // one block, reused
+  for (let r0 = 0; r0 < n; r0 += PREDICT_BLOCK) {
+    const r1 = Math.min(n, r0 + PREDICT_BLOCK);
+    for (let j = 0; j < d; j++) {
+      const col = columns[j] as Float64Array;
+      for (let r = r0; r < r1; r++) x[(r - r0) * d + j] = col[r] as number;
+    }
+    forest.predictProbaInto(x, r1 - r0, proba.subarray(r0 * k, r1 * k));
+  }
+  return proba;
+}
+
+/**
+ * Lets V8 finish collecting what a phase let go (the file's full columns, the fit's scratch, the SHAP
+ * explainer) before the next phase allocates: a long synchronous fit gives the incremental collector no
+ * turn of the event loop, and freed typed arrays would otherwise stay resident until the end.
+ */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 2; i++) await new Promise<void>((resolve) => setTimeout(resolve, 0));
+}
+
 /** Work budget of the global SHAP importances, in tree-node visits (about half a second). */
 const SHAP_BUDGET = 5e8;
+/** The most test rows the global SHAP importances read. */
+const SHAP_MAX_ROWS = 1000;
 
 /**
  * Global importance as mean |SHAP value| per class and feature, over the first test rows: as many as
@@ -113,7 +151,8 @@ function globalShap(
   trees: readonly Tree[],
   k: number,
   d: number,
-  testX: readonly Float64Array[],
+  /** The first min(nTest, SHAP_MAX_ROWS) test rows, row-major (taken before the test columns go). */
+  firstRows: Float64Array,
   nTest: number,
 ): { rows: number; values: number[][]; sample: { x: Float64Array; n: number; values: Float64Array } } {
   const explainer = new TreeExplainer(trees, k, d);
@@ -123,9 +162,8 @@ function globalShap(
     for (const f of t.feature) if (f < 0) leaves++;
     perRow += leaves * (explainer.maxDepth + 1) ** 2;
   }
-  const n = Math.min(nTest, 1000, Math.max(10, Math.floor(SHAP_BUDGET / Math.max(1, perRow))));
-  const rows = Int32Array.from({ length: n }, (_, i) => i);
-  const x = rowMajor(testX, rows);
+  const n = Math.min(nTest, SHAP_MAX_ROWS, Math.max(10, Math.floor(SHAP_BUDGET / Math.max(1, perRow))));
+  const x = firstRows.slice(0, n * d);
   const { values } = explainer.explain(x, n);
   const mean = Array.from({ length: k }, () => new Array<number>(d).fill(0));
   for (let i = 0; i < n; i++) {
@@ -151,8 +189,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   // Parameters were checked at parse time; an integer max_features now meets the real feature count.
   if (opts.mode.kind === 'fixed') checkParams(opts.mode.params, d, 'parameters');
   else parseSpace(opts.mode.space, d, 'search space');
-  const featureCols = table.columns.slice(0, d);
+  // From here the file's columns are taken one at a time: each is encoded, summarised, split into its
+  // training and test parts and let go, so that at most one full column exists beside the split.
+  const fileCols: (Column | null)[] = table.columns.slice(0, d);
   const targetCol = table.columns[d] as CategoricalColumn;
+  table.columns.length = 0;
+  const featureCols = fileCols.map((c) => {
+    const col = c as Column;
+    return col.kind === 'categorical'
+      ? { name: col.name, kind: col.kind, categories: col.categories }
+      : { name: col.name, kind: col.kind };
+  });
   const classes: Category[] = targetCol.categories;
   const k = classes.length;
   if (
@@ -165,28 +212,24 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     );
   }
   const yFile = classIndices(targetCol, opts.dataPath);
-  const xFile = featureCols.map(encoded);
+  const nFile = table.nRows;
 
   // The test rows: a given holdout file (read with the training file's categories and classes), or
   // a stratified split of the training file.
   let testX: Float64Array[];
   let testY: Int32Array;
-  let trainRows: Int32Array;
+  let trainRows: Int32Array | null;
+  let testRows: Int32Array | null = null;
   let testData: TrainingFacts['split']['testData'] = null;
   if (opts.testDataPath) {
-    const fixed = featureCols.map((c) =>
-      c.kind === 'categorical'
-        ? { name: c.name, kind: c.kind, categories: c.categories }
-        : { name: c.name, kind: c.kind },
-    );
     const test = await readColumns(
       opts.testDataPath,
-      [...fixed, { name: targetCol.name, kind: 'categorical', categories: classes, required: true }],
+      [...featureCols, { name: targetCol.name, kind: 'categorical', categories: classes, required: true }],
       { ...readOpts, unknownCategory: readOpts.unknownCategory },
     );
     testX = test.columns.slice(0, d).map(encoded);
     testY = classIndices(test.columns[d] as CategoricalColumn, opts.testDataPath);
-    trainRows = Int32Array.from({ length: table.nRows }, (_, i) => i);
+    trainRows = null; // every row of the training file, in order
     testData = { path: opts.testDataPath, sha256: test.sha256, rows: test.nRows };
   } else {
     const counts = new Array<number>(k).fill(0);
@@ -205,11 +248,30 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
     })();
     trainRows = split.train;
-    testX = xFile.map((col) => Float64Array.from(split.test, (r) => col[r] as number));
+    testRows = split.test;
+    testX = [];
     testY = Int32Array.from(split.test, (r) => yFile[r] as number);
   }
-  const all: TrainingData = { columns: xFile, y: yFile, nClasses: k };
-  const trainData = selectRows(all, trainRows);
+  const pick = (col: Float64Array, rows: Int32Array) => Float64Array.from(rows, (r) => col[r] as number);
+  const summaries: ColumnSummary[] = [];
+  const trainColumns: Float64Array[] = [];
+  for (let j = 0; j < d; j++) {
+    const col = fileCols[j] as Column;
+    fileCols[j] = null;
+    const x = encoded(col);
+    summaries.push(summarize(col.name, x, col.kind));
+    if (testRows) testX.push(pick(x, testRows));
+    trainColumns.push(trainRows ? pick(x, trainRows) : x);
+  }
+  const trainData: TrainingData = {
+    columns: trainColumns,
+    y: trainRows ? Int32Array.from(trainRows, (r) => yFile[r] as number) : yFile,
+    nClasses: k,
+  };
+  const nTrainRows = trainRows ? trainRows.length : nFile;
+  trainRows = null;
+  testRows = null;
+  await settle();
   const tRead = performance.now();
 
   const features: FeatureSchema[] = featureCols.map((c, j) => {
@@ -262,11 +324,22 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   );
   const model = new ForestModel(schema, forest);
   const tRefit = performance.now();
+  await settle();
+  // Global SHAP first, while the forest has no prediction layout yet (its explainer is let go before).
+  const { sample: shapSample, ...shapImportance } = globalShap(
+    forest.trees,
+    k,
+    d,
+    rowMajor(
+      testX,
+      Int32Array.from({ length: Math.min(testY.length, SHAP_MAX_ROWS) }, (_, i) => i),
+    ),
+    testY.length,
+  );
+  await settle();
 
   const nTest = testY.length;
-  const proba = new Float64Array(nTest * k);
-  const allTest = Int32Array.from({ length: nTest }, (_, i) => i);
-  forest.predictProbaInto(rowMajor(testX, allTest), nTest, proba);
+  const proba = predictColumns(forest, testX, nTest, k);
   const ev = evaluate(testY, proba, k);
   const countClasses = (y: Int32Array) => {
     const counts = new Array<number>(k).fill(0);
@@ -279,11 +352,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const majority = trainCounts.indexOf(Math.max(...trainCounts));
   const best = search?.candidates[search.bestIndex];
   // Drift reference: the training rows' distributions and the classes the model predicts for them.
-  const trainProba = new Float64Array(trainData.y.length * k);
-  const allTrain = Int32Array.from({ length: trainData.y.length }, (_, i) => i);
-  forest.predictProbaInto(rowMajor(trainData.columns, allTrain), allTrain.length, trainProba);
+  const trainProba = predictColumns(forest, trainData.columns, trainData.y.length, k);
   const drift = buildReference(trainData.columns, features, trainProba, k);
-  const { sample: shapSample, ...shapImportance } = globalShap(forest.trees, k, d, testX, nTest);
+  // The rows are read for the last time: let them go before the artifact is built.
+  trainData.columns.length = 0;
+  testX.length = 0;
+  await settle();
 
   const training: TrainingFacts = {
     seed: opts.seed,
@@ -292,7 +366,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       testSize: opts.testDataPath ? null : opts.testSize,
       stratified: !opts.testDataPath,
       testData,
-      trainRows: trainRows.length,
+      trainRows: nTrainRows,
       testRows: nTest,
     },
     search,
@@ -319,7 +393,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   return {
     artifact,
     model,
-    columns: featureCols.map((c, j) => summarize(c.name, xFile[j] as Float64Array, c.kind)),
+    columns: summaries,
     classCounts: { train: trainCounts, test: testCounts },
     timings: {
       read: s(t0, tRead),

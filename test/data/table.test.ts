@@ -9,6 +9,7 @@ import {
   type NumericColumn,
   readColumns,
   readHeader,
+  scanColumns,
 } from '../../src/data/table.js';
 import { type CliErrorCode, SegserveError } from '../../src/errors.js';
 
@@ -160,6 +161,54 @@ describe('readColumns', () => {
     const b = decoded(t.columns[0]);
     expect(b[7]).toBeNull();
     expect(b[39_999]).toBe('k4');
+  });
+
+  it('reads across buffer chunks (65,536 rows) into columns of exactly the row count', async () => {
+    const n = 2 * 65_536 + 3;
+    const rows = Array.from({ length: n }, (_, i) => `${i},k${i % 3}`).join('\n');
+    const t = await readColumns(file(`a,b\n${rows}\n`), [
+      { name: 'a', kind: 'numeric' },
+      { name: 'b', kind: 'categorical' },
+    ]);
+    expect(t.nRows).toBe(n);
+    const a = (t.columns[0] as NumericColumn).values;
+    expect(a.length).toBe(n);
+    for (const i of [0, 65_535, 65_536, 131_071, 131_072, n - 1]) expect(a[i]).toBe(i);
+    const codes = (t.columns[1] as CategoricalColumn).codes;
+    expect(codes.length).toBe(n);
+    const b = decoded(t.columns[1]);
+    for (const i of [65_535, 65_536, n - 1]) expect(b[i]).toBe(`k${i % 3}`);
+  });
+
+  it('an inferred column that turns categorical after its first chunk still gets every code', async () => {
+    const n = 70_000;
+    const cells = Array.from({ length: n }, (_, i) => (i === 69_000 ? 'x' : String(i % 4)));
+    const { scans } = await scanColumns(
+      file(`a,y\n${cells.map((c, i) => `${c},${i % 2}`).join('\n')}\n`),
+      () => [{ name: 'a', mode: 'auto', keep: true }],
+    );
+    const s = scans[0];
+    expect(s?.kind).toBe('categorical');
+    expect(s?.categories).toEqual(['0', '1', '2', '3', 'x']);
+    expect(s?.distinct).toBe(5);
+    const b = decoded(s?.column);
+    expect(b.length).toBe(n);
+    expect(b).toEqual(cells);
+  });
+
+  it('an inferred column that stays numeric keeps its numbers only', async () => {
+    const n = 70_000;
+    const { scans } = await scanColumns(
+      file(`a\n${Array.from({ length: n }, (_, i) => (i % 10 === 0 ? 'NA' : String(i % 50))).join('\n')}\n`),
+      () => [{ name: 'a', mode: 'auto', keep: true }],
+    );
+    const s = scans[0];
+    expect(s?.kind).toBe('numeric');
+    expect(s?.missing).toBe(n / 10);
+    const a = numeric(s?.column);
+    expect(a.length).toBe(n);
+    expect(a[0]).toBeNaN();
+    expect(a[69_999]).toBe(69_999 % 50);
   });
 
   it('accepts a BOM, CRLF line ends, quoted cells and blank lines, and numbers lines as the file does', async () => {

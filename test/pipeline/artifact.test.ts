@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,10 +7,14 @@ import { describe, expect, it } from 'vitest';
 import {
   type Artifact,
   artifactDigest,
+  artifactJsonChunks,
+  buildArtifact,
   loadArtifact,
   loadModel,
   parseArtifact,
   saveArtifact,
+  serializeArtifact,
+  serializeArtifactChunks,
 } from '../../src/pipeline/artifact.js';
 import { artifactJsonSchema } from '../../src/pipeline/artifact-schema.js';
 import { tinyModel } from './fixture.js';
@@ -57,6 +62,39 @@ describe('model artifact', () => {
       code: 'SEGSERVE_ERR_MODEL_FILE',
       message: expect.stringContaining(`${path}: not valid JSON, the file may be truncated`),
     });
+  });
+
+  it('streams exactly the text JSON.stringify writes, one piece per tree, and hashes that text', () => {
+    const big = structuredClone(artifact);
+    big.forest.trees = [...big.forest.trees, ...big.forest.trees, ...big.forest.trees];
+    const pieces = [...serializeArtifactChunks(big)];
+    expect(pieces.join('')).toBe(serializeArtifact(big));
+    expect(pieces.join('')).toBe(`${JSON.stringify(big)}\n`);
+    expect(pieces.length).toBeGreaterThan(big.forest.trees.length);
+    // A freshly built artifact's trees are views of the fitted trees, written from their typed arrays.
+    expect([...serializeArtifactChunks(artifact)].join('')).toBe(`${JSON.stringify(artifact)}\n`);
+    const withInf = buildArtifact(model, artifact.params, artifact.training);
+    const t0 = model.forest.trees[0];
+    const split = t0 ? Array.from(t0.feature).findIndex((f) => f >= 0) : -1;
+    expect(split).toBeGreaterThanOrEqual(0);
+    const saved = t0?.threshold[split] as number;
+    (t0 as { threshold: Float64Array }).threshold[split] = Number.POSITIVE_INFINITY;
+    try {
+      const text = [...serializeArtifactChunks(withInf)].join('');
+      expect(text).toBe(`${JSON.stringify(withInf)}\n`);
+      expect(text).toContain(String(Number.MAX_VALUE));
+    } finally {
+      (t0 as { threshold: Float64Array }).threshold[split] = saved;
+    }
+    // Keys JSON leaves out stay out; a forest that is not just trees is written whole.
+    const odd = { a: undefined, forest: { trees: [1, undefined], more: 1 }, b: [undefined], c: 'x' };
+    expect([...artifactJsonChunks(odd)].join('')).toBe(JSON.stringify(odd));
+    const treesOnly = { forest: { trees: [{ f: [1] }, undefined] } };
+    expect([...artifactJsonChunks(treesOnly)].join('')).toBe(JSON.stringify(treesOnly));
+    expect([...artifactJsonChunks({})].join('')).toBe('{}');
+    const { digest: _d, ...rest } = big;
+    const expected = createHash('sha256').update(JSON.stringify(rest)).digest('hex');
+    expect(artifactDigest(rest)).toBe(`sha256:${expected}`);
   });
 
   it('carries a content digest of everything else, checked on load', async () => {
