@@ -10,14 +10,16 @@
  * both sides read. Then, alternating, `--repeat` times: `node bench/forest_ours.mjs` and
  * `python3 bench/forest_sklearn.py fit` (100 trees, max_features sqrt, bootstrap, one thread).
  * Each row prints the medians of both fit times and both predict_proba times (every test row in
- * one call), their ratios (ours / scikit-learn's, < 1 = faster) and both test accuracies.
+ * one call; per run the median of --predict-calls warmed calls in the same process, after a first
+ * call that is printed apart, labelled "first call", as it carries the JIT warm-up), their ratios
+ * (ours / scikit-learn's, < 1 = faster; predict on the warmed calls) and both test accuracies.
  *
  * --rss ROWS: also the peak resident memory (/usr/bin/time -f %M) of `segserve train --no-search`
  * and of scikit-learn (forest_sklearn.py train: read, fit, score, pickle) on one generated CSV of
  * ROWS rows × 20 numeric features (e.g. --rss 1000000).
  *
  * Usage: npm run build && npm run bench:forest [-- --repeat 3 --only letter,digits --root DIR
- *        --shared DIR --python PATH --rss 1000000 --workers 1]
+ *        --shared DIR --python PATH --rss 1000000 --workers 1 --predict-calls 5]
  * `--root DIR` measures another segserve build (DIR/dist, DIR/bin) instead of this checkout's.
  * Exits 1 when a fit ratio is above 1.0 (0.5 on post) or a predict_proba ratio above 1.0.
  */
@@ -41,6 +43,7 @@ const { values: opt } = parseArgs({
     'one-row': { type: 'string', default: '1000' },
     rss: { type: 'string' },
     workers: { type: 'string', default: '1' },
+    'predict-calls': { type: 'string', default: '5' },
   },
 });
 const root = opt.root ?? repo;
@@ -91,7 +94,10 @@ try {
     for (const ds of datasets) {
       const p = await prepare(ds, { root, repo, shared: opt.shared, dir: tmp });
       const depth = ds.depth === null ? 'none' : String(ds.depth);
-      const common = ['--trees', '100', '--depth', depth, '--seed', opt.seed];
+      const common = [
+        ...['--trees', '100', '--depth', depth, '--seed', opt.seed],
+        ...['--predict-calls', opt['predict-calls']],
+      ];
       const ours = [];
       const sk = [];
       for (let i = 0; i < repeat; i++) {
@@ -113,12 +119,14 @@ try {
       const o = {
         fit: median(ours.map((r) => r.fitSeconds)),
         pred: median(ours.map((r) => r.predictSeconds)),
+        first: median(ours.map((r) => r.firstPredictSeconds)),
         one: ours[0].oneRowSeconds,
         acc: ours[0].accuracy,
       };
       const s = {
         fit: median(sk.map((r) => r.fitSeconds)),
         pred: median(sk.map((r) => r.predictSeconds)),
+        first: median(sk.map((r) => r.firstPredictSeconds)),
         acc: sk[0].accuracy,
       };
       const fitRatio = o.fit / s.fit;
@@ -135,6 +143,8 @@ try {
           ms(o.pred),
           ms(s.pred),
           `**${predRatio.toFixed(2)}**`,
+          ms(o.first),
+          ms(s.first),
           o.one === null ? '' : `${(1e6 * o.one).toFixed(1)} µs`,
           pct(o.acc),
           pct(s.acc),
@@ -144,7 +154,9 @@ try {
     }
     console.log(
       `\nforest: 100 trees, max_features sqrt, bootstrap, one thread; segserve (${root}) vs ${impl}; ` +
-        `medians of ${repeat} alternating whole-process runs; times in ms\n`,
+        `medians of ${repeat} alternating whole-process runs; times in ms; predict_proba: every test ` +
+        `row in one call, median of ${opt['predict-calls']} warmed calls in the process (the first ` +
+        `call, with JIT warm-up, apart)\n`,
     );
     console.log(
       line([
@@ -156,12 +168,14 @@ try {
         'predict_proba ours',
         'predict_proba sklearn',
         'predict ratio',
+        'first call ours',
+        'first call sklearn',
         'ours, one row per call',
         'accuracy ours %',
         'accuracy sklearn %',
       ]),
     );
-    console.log(line(['---', '---', ...Array(9).fill('---:')]));
+    console.log(line(['---', '---', ...Array(11).fill('---:')]));
     for (const r of rows) console.log(r);
     console.log('\nGoal: fit ratio <= 1.0 (<= 0.5 on post), predict ratio <= 1.0 on every data set.');
   }

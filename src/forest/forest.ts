@@ -125,15 +125,31 @@ export class Forest {
   readonly trees: Tree[];
   readonly nClasses: number;
   readonly nFeatures: number;
-  /** The trees as prediction reads them (see PredictLayout). */
-  private readonly layout: PredictLayout;
+  /**
+   * The trees as prediction reads them (see PredictLayout): built by the first prediction, dropped
+   * by releasePredictionLayout and then rebuilt, identical, by the next prediction.
+   */
+  private predictionLayout: PredictLayout | null = null;
   private importances: Float64Array | null = null;
 
   private constructor(trees: Tree[], nClasses: number, nFeatures: number) {
     this.trees = trees;
     this.nClasses = nClasses;
     this.nFeatures = nFeatures;
-    this.layout = predictLayout(trees, nClasses);
+  }
+
+  private get layout(): PredictLayout {
+    this.predictionLayout ??= predictLayout(this.trees, this.nClasses);
+    return this.predictionLayout;
+  }
+
+  /**
+   * Lets the prediction layout (a copy of the forest, about as large as the trees) be collected,
+   * for a caller that has made its last prediction for a while; the next prediction rebuilds it,
+   * so predictions are unchanged.
+   */
+  releasePredictionLayout(): void {
+    this.predictionLayout = null;
   }
 
   /**
@@ -169,14 +185,15 @@ export class Forest {
     if (out.length < n * K)
       throw new Error(`out must hold n × nClasses = ${n * K} values, got ${out.length}`);
     out.fill(0, 0, n * K);
+    const layout = this.layout;
     if (n < FEW_ROWS) {
-      addLeavesByRow(this.layout, x, d, K, n, out);
+      addLeavesByRow(layout, x, d, K, n, out);
       return;
     }
     const block = Math.max(1, Math.floor(BLOCK_VALUES / K));
     for (let r0 = 0; r0 < n; r0 += block) {
       const r1 = Math.min(n, r0 + block);
-      addLeaves(this.layout, x, d, K, r0, r1, out);
+      addLeaves(layout, x, d, K, r0, r1, out);
       // Apart from addLeaves: a loop that first runs after its optimisation would deoptimise it.
       divideAll(out, r0 * K, r1 * K, this.trees.length);
     }

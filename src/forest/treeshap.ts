@@ -145,9 +145,11 @@ export function treeExpectedValue(
 }
 
 /**
- * Exact TreeSHAP for one forest: validates and lays out the trees once (absolute child indices,
- * covers, leaf fractions) and owns the scratch, so `explainInto` allocates nothing. Not reentrant
- * (explainInto is synchronous, so one explainer can serve every call of a process).
+ * Exact TreeSHAP for one forest: validates the trees once and reads them in place (no copy of the
+ * forest: each tree's covers are laid out in scratch, sized for the largest tree, while that tree is
+ * explained), and owns the scratch, so `explainInto` allocates nothing. The trees must not change
+ * while the explainer is in use. Not reentrant (explainInto is synchronous, so one explainer can
+ * serve every call of a process).
  */
 export class TreeExplainer {
   readonly nClasses: number;
@@ -158,15 +160,10 @@ export class TreeExplainer {
   /** Largest tree depth (edges from the root to the deepest leaf). */
   readonly maxDepth: number;
 
-  private readonly roots: Int32Array;
-  private readonly feature: Int32Array;
-  private readonly threshold: Float64Array;
-  private readonly left: Int32Array;
-  private readonly right: Int32Array;
-  private readonly missingLeft: Uint8Array;
+  /** The trees, read in place (nothing is copied: see explainInto). */
+  private readonly trees: readonly ShapTree[];
+  /** Covers (Σ value) of the tree being explained, one entry per node of the largest tree. */
   private readonly cover: Float64Array;
-  /** Class fractions at leaves (0 where the leaf's weight is 0), nNodes × K. */
-  private readonly fraction: Float64Array;
 
   // Path scratch: entries of the paths of all open levels (one level's path follows its parent's).
   private readonly pFeature: Int32Array;
@@ -192,48 +189,25 @@ export class TreeExplainer {
     if (!Array.isArray(trees) || trees.length < 1)
       throw new Error('treeshap: a forest needs at least one tree');
     const K = nClasses;
-    let total = 0;
+    let maxNodes = 0;
     let maxDepth = 0;
     trees.forEach((t, j) => {
       checkTree(t, K, nFeatures, `tree ${j}`);
-      total += t.feature.length;
+      maxNodes = Math.max(maxNodes, t.feature.length);
       maxDepth = Math.max(maxDepth, depthOf(t.left, t.right, t.feature));
     });
     this.nClasses = K;
     this.nFeatures = nFeatures;
     this.nTrees = trees.length;
     this.maxDepth = maxDepth;
-    this.roots = new Int32Array(trees.length);
-    this.feature = new Int32Array(total);
-    this.threshold = new Float64Array(total);
-    this.left = new Int32Array(total);
-    this.right = new Int32Array(total);
-    this.missingLeft = new Uint8Array(total);
-    this.cover = new Float64Array(total);
-    this.fraction = new Float64Array(total * K);
+    this.trees = trees;
+    this.cover = new Float64Array(maxNodes);
     this.expected = new Float64Array(K);
     const perTree = new Float64Array(K);
-    let offset = 0;
-    trees.forEach((t, j) => {
-      this.roots[j] = offset;
-      const nNodes = t.feature.length;
-      for (let i = 0; i < nNodes; i++) {
-        const at = offset + i;
-        const f = t.feature[i]!;
-        this.feature[at] = f;
-        this.threshold[at] = t.threshold[i]!;
-        this.left[at] = f >= 0 ? offset + t.left[i]! : -1;
-        this.right[at] = f >= 0 ? offset + t.right[i]! : -1;
-        this.missingLeft[at] = t.missingLeft[i]! ? 1 : 0;
-        let w = 0;
-        for (let k = 0; k < K; k++) w += t.value[i * K + k]!;
-        this.cover[at] = w;
-        if (f < 0 && w > 0) for (let k = 0; k < K; k++) this.fraction[at * K + k] = t.value[i * K + k]! / w;
-      }
+    for (const t of trees) {
       treeExpectedValue(t, K, perTree);
       for (let k = 0; k < K; k++) this.expected[k]! += perTree[k]!;
-      offset += nNodes;
-    });
+    }
     for (let k = 0; k < K; k++) this.expected[k] = this.expected[k]! / trees.length;
 
     const maxUnique = Math.min(maxDepth, nFeatures) + 1; // path entries beyond the dummy, bound + 1
@@ -270,12 +244,22 @@ export class TreeExplainer {
       );
     }
     out.fill(0, 0, n * K * F);
-    const scale = 1 / this.nTrees;
-    for (let i = 0; i < n; i++) {
-      const base = i * K * F;
-      for (let t = 0; t < this.nTrees; t++) this.explainTree(this.roots[t]!, x, i * F, out, base);
-      for (let j = base, e = base + K * F; j < e; j++) out[j] = out[j]! * scale;
+    if (n === 0) return;
+    // Tree by tree (each row still adds its trees in order, so the sums are the same as row by row):
+    // one tree's covers are laid out at a time, in scratch, and nothing per node outlives the call.
+    const { cover } = this;
+    for (const tree of this.trees) {
+      const { value } = tree;
+      const nNodes = tree.feature.length;
+      for (let i = 0; i < nNodes; i++) {
+        let w = 0;
+        for (let k = 0; k < K; k++) w += value[i * K + k]!;
+        cover[i] = w;
+      }
+      for (let i = 0; i < n; i++) this.explainTree(tree, x, i * F, out, i * K * F);
     }
+    const scale = 1 / this.nTrees;
+    for (let j = 0, e = n * K * F; j < e; j++) out[j] = out[j]! * scale;
   }
 
   /** Convenience: a new n × nClasses × nFeatures array of SHAP values and a copy of the expected value. */
@@ -286,14 +270,15 @@ export class TreeExplainer {
   }
 
   /** Adds one tree's SHAP values for the row at x[row..] to out[base..] (K × F). */
-  private explainTree(root: number, x: Float64Array, row: number, out: Float64Array, base: number): void {
-    const { feature, threshold, left, right, missingLeft, cover, fraction } = this;
+  private explainTree(tree: ShapTree, x: Float64Array, row: number, out: Float64Array, base: number): void {
+    const { feature, threshold, left, right, missingLeft, value } = tree;
+    const { cover } = this;
     const { pFeature, pZero, pOne, pWeight } = this;
     const { sNode, sDepth, sOffset, sFrom, sFeature, sZero, sOne } = this;
     const K = this.nClasses;
     const F = this.nFeatures;
     let top = 0;
-    sNode[0] = root;
+    sNode[0] = 0;
     sDepth[0] = 0;
     sOffset[0] = 0;
     sFrom[0] = -1;
@@ -322,18 +307,20 @@ export class TreeExplainer {
       const split = feature[node]!;
       if (split < 0) {
         const fr = node * K;
+        // The leaf's class fractions value / cover (0 where its cover is 0).
+        const wLeaf = cover[node]!;
         for (let j = 1; j <= u; j++) {
           const w = unwoundPathSum(pZero, pOne, pWeight, off, u, j);
           const c = w * (pOne[off + j]! - pZero[off + j]!);
           const at = base + pFeature[off + j]!;
-          for (let k = 0; k < K; k++) out[at + k * F]! += c * fraction[fr + k]!;
+          for (let k = 0; k < K; k++) out[at + k * F]! += c * (wLeaf > 0 ? value[fr + k]! / wLeaf : 0);
         }
         continue;
       }
       const v = x[row + split]!;
       const th = threshold[node]!;
       // Left when v <= th, right when v > th, else (NaN) where the node sends missing values.
-      const goLeft = v <= th ? true : v > th ? false : missingLeft[node] === 1;
+      const goLeft = v <= th ? true : v > th ? false : missingLeft[node]! !== 0;
       const hot = goLeft ? left[node]! : right[node]!;
       const cold = goLeft ? right[node]! : left[node]!;
       const w = cover[node]!;

@@ -354,6 +354,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   // Drift reference: the training rows' distributions and the classes the model predicts for them.
   const trainProba = predictColumns(forest, trainData.columns, trainData.y.length, k);
   const drift = buildReference(trainData.columns, features, trainProba, k);
+  // The last prediction of the run: the layout it read (a copy of the forest) goes with the rows.
+  forest.releasePredictionLayout();
   // The rows are read for the last time: let them go before the artifact is built.
   trainData.columns.length = 0;
   testX.length = 0;
