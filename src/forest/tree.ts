@@ -1497,15 +1497,14 @@ export function validateTree(tree: Tree, nClasses: number, nFeatures: number, la
 }
 
 /** Depth of the tree: the largest number of edges from the root to a leaf. */
-export function treeDepth(tree: Tree): number {
+export function treeDepth(tree: Pick<Tree, 'feature' | 'left' | 'right'>): number {
   const depth = new Int32Array(tree.feature.length);
   let max = 0;
   for (let i = 0; i < depth.length; i++) {
     const di = depth[i]!;
     if (di > max) max = di;
-    const l = tree.left[i]!;
-    if (l >= 0) {
-      depth[l] = di + 1;
+    if (tree.feature[i]! >= 0) {
+      depth[tree.left[i]!] = di + 1;
       depth[tree.right[i]!] = di + 1;
     }
   }

@@ -25,6 +25,7 @@
  *
  * Cost per row: O(nodes × U²) per tree, where U ≤ min(depth, features) + 1 is the path length.
  */
+import { treeDepth } from './tree.js';
 import type { Tree } from './types.js';
 
 /** The fields of a tree that TreeSHAP reads (a `Tree` has them). */
@@ -86,21 +87,6 @@ function checkTree(tree: ShapTree, nClasses: number, nFeatures: number, label: s
     if (!(l > i && l < nNodes)) bad(`node ${i}: left child ${l} is not in (${i}, ${nNodes})`);
     if (!(r > i && r < nNodes)) bad(`node ${i}: right child ${r} is not in (${i}, ${nNodes})`);
   }
-}
-
-/** Node depths of a pre-order tree (children after parents) and the largest. */
-function depthOf(left: Int32Array, right: Int32Array, feature: Int32Array): number {
-  const depth = new Int32Array(feature.length);
-  let max = 0;
-  for (let i = 0; i < feature.length; i++) {
-    const d = depth[i]!;
-    if (d > max) max = d;
-    if (feature[i]! >= 0) {
-      depth[left[i]!] = d + 1;
-      depth[right[i]!] = d + 1;
-    }
-  }
-  return max;
 }
 
 /**
@@ -194,7 +180,7 @@ export class TreeExplainer {
     trees.forEach((t, j) => {
       checkTree(t, K, nFeatures, `tree ${j}`);
       maxNodes = Math.max(maxNodes, t.feature.length);
-      maxDepth = Math.max(maxDepth, depthOf(t.left, t.right, t.feature));
+      maxDepth = Math.max(maxDepth, treeDepth(t));
     });
     this.nClasses = K;
     this.nFeatures = nFeatures;
