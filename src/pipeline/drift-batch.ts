@@ -9,7 +9,14 @@
  * missing and counted, never an error, so one odd cell does not hide the figures of the rest.
  */
 import { readCsvBatches } from './batch.js';
-import { checkBatch, type DriftReference, type DriftReport, type FeatureDrift, psi } from './drift.js';
+import {
+  checkBatch,
+  checkUnknownCount,
+  type DriftReference,
+  type DriftReport,
+  type FeatureDrift,
+  psi,
+} from './drift.js';
 import { argmax, type ForestModel } from './model.js';
 
 /** The value bin of v (not NaN): the first b with v <= edges[b], else edges.length (as drift.ts bins). */
@@ -92,11 +99,7 @@ export class DriftTally {
 
   /** Counts `count` unknown categories of feature `feature` (0-based, schema order). */
   countUnknown(feature: number, count = 1): void {
-    if (!Number.isInteger(feature) || feature < 0 || feature >= this.nFeatures) {
-      throw new Error(`drift tally: feature must be an integer in [0, ${this.nFeatures}), got ${feature}`);
-    }
-    if (!Number.isInteger(count) || count < 0)
-      throw new Error(`drift tally: count must be an integer >= 0, got ${count}`);
+    checkUnknownCount('drift tally', feature, count, this.nFeatures);
     this.unknown[feature]! += count;
   }
 

@@ -332,6 +332,15 @@ export function validateReference(ref: DriftReference, nFeatures?: number, nClas
   checkShares(ref.classShares, 'classShares', 0);
 }
 
+/** Checks an unknown-category count handed to a drift window or tally. */
+export function checkUnknownCount(what: string, feature: number, count: number, nFeatures: number): void {
+  if (!Number.isInteger(feature) || feature < 0 || feature >= nFeatures) {
+    throw new Error(`${what}: feature must be an integer in [0, ${nFeatures}), got ${feature}`);
+  }
+  if (!Number.isInteger(count) || count < 0)
+    throw new Error(`${what}: count must be an integer >= 0, got ${count}`);
+}
+
 /** Checks a batch handed to a drift window or tally: n rows of F features, probabilities of K classes. */
 export function checkBatch(
   what: string,
@@ -428,11 +437,7 @@ export class DriftWindow {
    * decoder in a row that is about to be added, or refused.
    */
   countUnknown(feature: number, count = 1): void {
-    if (!Number.isInteger(feature) || feature < 0 || feature >= this.nFeatures) {
-      throw new Error(`drift window: feature must be an integer in [0, ${this.nFeatures}), got ${feature}`);
-    }
-    if (!Number.isInteger(count) || count < 0)
-      throw new Error(`drift window: count must be an integer >= 0, got ${count}`);
+    checkUnknownCount('drift window', feature, count, this.nFeatures);
     this.pendingUnknown[feature]! += count;
   }
 
