@@ -25,7 +25,7 @@
  * the PSI of their rows pooled), and sums the window rows.
  */
 import { Gauge, type Registry } from 'prom-client';
-import { type DriftReference, type DriftReport, DriftWindow } from '../pipeline/drift.js';
+import { type DriftReference, type DriftReport, DriftWindow, type FeatureDrift } from '../pipeline/drift.js';
 import type { Category } from '../pipeline/types.js';
 import { classLabelValues } from './metrics-classes.js';
 
@@ -119,17 +119,23 @@ export class DriftGauges {
       }
       return gauges.cached.rows > 0 ? { tracker, report: gauges.cached } : undefined;
     };
+    // One gauge per figure of the features, set from the scrape's report.
+    const perFeature = (pick: (f: FeatureDrift) => number, categoricalOnly = false) =>
+      function collect(this: Gauge<string>): void {
+        this.reset();
+        const r = report();
+        if (!r) return;
+        r.report.features.forEach((f, j) => {
+          if (!categoricalOnly || r.tracker.categorical[j]) this.set({ feature: f.name }, pick(f));
+        });
+      };
     new Gauge({
       name: DRIFT_PSI_METRIC,
       help: 'Population stability index of the feature over the server window of recent rows (--drift-window) against the training data: < 0.1 stable, 0.1-0.25 watch, > 0.25 shifted',
       labelNames: feature,
       aggregator: 'average',
       registers: [registry],
-      collect() {
-        this.reset();
-        const r = report();
-        if (r) for (const f of r.report.features) this.set({ feature: f.name }, f.psi);
-      },
+      collect: perFeature((f) => f.psi),
     });
     new Gauge({
       name: MISSING_RATE_METRIC,
@@ -137,11 +143,7 @@ export class DriftGauges {
       labelNames: feature,
       aggregator: 'average',
       registers: [registry],
-      collect() {
-        this.reset();
-        const r = report();
-        if (r) for (const f of r.report.features) this.set({ feature: f.name }, f.missingRate);
-      },
+      collect: perFeature((f) => f.missingRate),
     });
     new Gauge({
       name: UNKNOWN_RATE_METRIC,
@@ -149,14 +151,7 @@ export class DriftGauges {
       labelNames: feature,
       aggregator: 'average',
       registers: [registry],
-      collect() {
-        this.reset();
-        const r = report();
-        if (!r) return;
-        r.report.features.forEach((f, j) => {
-          if (r.tracker.categorical[j]) this.set({ feature: f.name }, f.unknownRate);
-        });
-      },
+      collect: perFeature((f) => f.unknownRate, true),
     });
     const shares = (which: 'actual' | 'expected') =>
       function collect(this: Gauge<string>): void {
