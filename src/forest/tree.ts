@@ -1116,12 +1116,7 @@ function scanSortedSum(
           if (proxy > best) {
             best = proxy;
             found = true;
-            out[0] = proxy;
-            out[1] = pos;
-            out[2] = xv;
-            out[3] = xn;
-            out[4] = kv;
-            copyInto(cl, bestCl, 0, cl.length);
+            keepSplit(out, proxy, pos, xv, xn, kv, cl, bestCl);
           }
         }
       }
@@ -1130,6 +1125,28 @@ function scanSortedSum(
     }
   }
   return found;
+}
+
+/**
+ * Records a scan's best split so far: proxy, position, the values either side and the key (sort key
+ * or bin) at its left, in `out`; its left class counts in `bestCl`. Runs only on an improvement.
+ */
+function keepSplit(
+  out: Float64Array,
+  proxy: number,
+  pos: number,
+  xv: number,
+  xn: number,
+  key: number,
+  cl: Float64Array,
+  bestCl: Float64Array,
+): void {
+  out[0] = proxy;
+  out[1] = pos;
+  out[2] = xv;
+  out[3] = xn;
+  out[4] = key;
+  copyInto(cl, bestCl, 0, cl.length);
 }
 
 /**
@@ -1169,12 +1186,7 @@ function scanSortedWeighted(
           if (proxy > best) {
             best = proxy;
             found = true;
-            out[0] = proxy;
-            out[1] = pos;
-            out[2] = xv;
-            out[3] = xn;
-            out[4] = kv;
-            copyInto(cl, bestCl, 0, cl.length);
+            keepSplit(out, proxy, pos, xv, xn, kv, cl, bestCl);
           }
         }
       }
@@ -1258,12 +1270,7 @@ function scanHistogramSum(
       if (proxy > best) {
         best = proxy;
         found = true;
-        out[0] = proxy;
-        out[1] = pos;
-        out[2] = xv;
-        out[3] = xn;
-        out[4] = b;
-        copyInto(cl, bestCl, 0, cl.length);
+        keepSplit(out, proxy, pos, xv, xn, b, cl, bestCl);
       }
     }
     xv = xn;
@@ -1304,12 +1311,7 @@ function scanHistogramWeighted(
       if (proxy > best) {
         best = proxy;
         found = true;
-        out[0] = proxy;
-        out[1] = pos;
-        out[2] = xv;
-        out[3] = xn;
-        out[4] = b;
-        copyInto(cl, bestCl, 0, cl.length);
+        keepSplit(out, proxy, pos, xv, xn, b, cl, bestCl);
       }
     }
     xv = xn;
