@@ -189,23 +189,30 @@ export async function checkWritable(path: string): Promise<void> {
   }
 }
 
-/** Pieces are gathered into writes of about this many UTF-16 units. */
+/** Pieces are gathered into writes of this many bytes. */
 const WRITE_BATCH = 1 << 20;
 
-/** Writes the pieces of a text in order, a batch at a time (never the whole text as one string). */
+/**
+ * Writes the pieces of a text in order, a batch at a time, never the whole text as one string: each
+ * piece is encoded into one reusable buffer, so a big text leaves no batch strings behind.
+ */
 async function writeAll(handle: FileHandle, pieces: Iterable<string>): Promise<void> {
-  let batch: string[] = [];
-  let size = 0;
+  const buf = Buffer.allocUnsafe(WRITE_BATCH);
+  let n = 0;
   for (const piece of pieces) {
-    batch.push(piece);
-    size += piece.length;
-    if (size >= WRITE_BATCH) {
-      await handle.write(batch.join(''));
-      batch = [];
-      size = 0;
+    // A UTF-16 unit is at most 3 bytes of UTF-8: count exactly only when the quick bound does not fit.
+    const room = WRITE_BATCH - n;
+    if (piece.length * 3 > room && Buffer.byteLength(piece) > room) {
+      if (n > 0) await handle.write(buf, 0, n);
+      n = 0;
+      if (Buffer.byteLength(piece) > WRITE_BATCH) {
+        await handle.write(piece);
+        continue;
+      }
     }
+    n += buf.write(piece, n, 'utf8');
   }
-  if (size > 0) await handle.write(batch.join(''));
+  if (n > 0) await handle.write(buf, 0, n);
 }
 
 /** Writes a whole string, or a text given in pieces (written as they come), atomically. */

@@ -128,13 +128,15 @@ function treeView(t: Tree): TreeJson {
   return view;
 }
 
-/** Elements per piece when a tree's arrays are written from its typed arrays. */
-const TREE_PIECE = 4096;
+/** Bytes per piece when a tree is written from its typed arrays: a piece stays a small, young string. */
+const TREE_PIECE = 32 * 1024;
 
 /**
- * The JSON of a tree view, in pieces of TREE_PIECE numbers, straight from the typed arrays: the same
- * text as JSON.stringify(view) (numbers as JSON writes them), without building any array or one string
- * per tree.
+ * The JSON of a tree view, in pieces of about TREE_PIECE bytes, straight from the typed arrays: the
+ * same text as JSON.stringify(view) (numbers as JSON writes them). Digits are formatted into one
+ * reusable byte buffer (integers without any string; other numbers through Number#toString, which is
+ * what JSON writes), so writing a big forest makes one flat string per piece and nothing else: hashing
+ * and writing hundreds of MB of trees leave little garbage behind.
  */
 function* treeViewChunks(t: Tree): Generator<string> {
   const fields: [string, ArrayLike<number>, boolean][] = [
@@ -145,22 +147,48 @@ function* treeViewChunks(t: Tree): Generator<string> {
     ['missingLeft', t.missingLeft, false],
     ['value', t.value, false],
   ];
+  // Room for the longest number JSON writes (24 characters) and a comma beyond a full piece.
+  const buf = Buffer.allocUnsafe(TREE_PIECE + 64);
+  let n = 0;
   let sep = '{';
   for (const [key, a, finite] of fields) {
-    let piece = `${sep}"${key}":[`;
+    n += buf.write(`${sep}"${key}":[`, n, 'latin1');
     for (let i = 0; i < a.length; i++) {
+      if (i > 0) buf[n++] = 44; // ,
       const v = a[i] as number;
-      const w = finite && v === Number.POSITIVE_INFINITY ? Number.MAX_VALUE : v;
-      piece += `${i > 0 ? ',' : ''}${JSON.stringify(w)}`;
-      if ((i + 1) % TREE_PIECE === 0) {
-        yield piece;
-        piece = '';
+      if (Number.isInteger(v) && v > -2147483648 && v < 2147483648) n = writeInt(buf, n, v);
+      else {
+        const w = finite && v === Number.POSITIVE_INFINITY ? Number.MAX_VALUE : v;
+        n += buf.write(JSON.stringify(w), n, 'latin1');
+      }
+      if (n >= TREE_PIECE) {
+        yield buf.toString('latin1', 0, n);
+        n = 0;
       }
     }
-    yield `${piece}]`;
+    buf[n++] = 93; // ]
     sep = ',';
   }
-  yield '}';
+  buf[n++] = 125; // }
+  yield buf.toString('latin1', 0, n);
+}
+
+/** Writes a 32-bit integer's decimal digits (as JSON writes it; -0 as 0) at `at`; returns the new end. */
+function writeInt(buf: Buffer, at: number, v: number): number {
+  let n = at;
+  let x = v;
+  if (x < 0) {
+    buf[n++] = 45; // -
+    x = -x;
+  }
+  let digits = 1;
+  for (let p = 10; p <= x; p *= 10) digits++;
+  n += digits;
+  for (let i = n - 1; i >= n - digits; i--) {
+    buf[i] = 48 + (x % 10);
+    x = Math.floor(x / 10);
+  }
+  return n;
 }
 
 export function buildArtifact(model: ForestModel, params: SkParams, training: TrainingFacts): Artifact {

@@ -79,12 +79,19 @@ describe('model artifact', () => {
     expect(split).toBeGreaterThanOrEqual(0);
     const saved = t0?.threshold[split] as number;
     (t0 as { threshold: Float64Array }).threshold[split] = Number.POSITIVE_INFINITY;
+    // Numbers at the edges of the serialiser's integer path and beyond it, as JSON writes them.
+    const value = t0?.value as Float64Array;
+    const savedValue = value.slice();
+    const edges = [-0, 0.5, 2147483647, 2147483648, -2147483647, -2147483648, 1e21, 5e-324, 1 / 3, 10, 99];
+    value.set(edges.slice(0, value.length));
     try {
       const text = [...serializeArtifactChunks(withInf)].join('');
       expect(text).toBe(`${JSON.stringify(withInf)}\n`);
       expect(text).toContain(String(Number.MAX_VALUE));
+      expect(text).toContain(JSON.stringify(edges.slice(0, Math.min(value.length, 6))).slice(1, -1));
     } finally {
       (t0 as { threshold: Float64Array }).threshold[split] = saved;
+      value.set(savedValue);
     }
     // Keys JSON leaves out stay out; a forest that is not just trees is written whole.
     const odd = { a: undefined, forest: { trees: [1, undefined], more: 1 }, b: [undefined], c: 'x' };
