@@ -262,6 +262,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     summaries.push(summarize(col.name, x, col.kind));
     if (testRows) testX.push(pick(x, testRows));
     trainColumns.push(trainRows ? pick(x, trainRows) : x);
+    // A turn of the event loop lets the collector free the file's column before the next is split.
+    if (trainRows) await settle();
   }
   const trainData: TrainingData = {
     columns: trainColumns,
@@ -340,6 +342,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   const nTest = testY.length;
   const proba = predictColumns(forest, testX, nTest, k);
+  // The test rows are read for the last time (the SHAP sample above is a copy).
+  testX.length = 0;
+  await settle();
   const ev = evaluate(testY, proba, k);
   const countClasses = (y: Int32Array) => {
     const counts = new Array<number>(k).fill(0);
@@ -358,7 +363,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   forest.releasePredictionLayout();
   // The rows are read for the last time: let them go before the artifact is built.
   trainData.columns.length = 0;
-  testX.length = 0;
   await settle();
 
   const training: TrainingFacts = {
