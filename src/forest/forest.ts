@@ -12,7 +12,7 @@
 import { createRng, isValidSeed } from '../data/random.js';
 import { ForestParamError, validateParams } from './params.js';
 import { TreeBuilder, treeFeatureImportances, validateTree } from './tree.js';
-import type { ForestParams, TrainingData, Tree } from './types.js';
+import type { BinnedData, ForestParams, TrainingData, Tree } from './types.js';
 
 /**
  * Values of class sums per block of batch prediction (4 MB): a block's rows are walked through one
@@ -274,14 +274,25 @@ export function fitTrees(
  * Fits a random forest. Tree t draws all its randomness (bootstrap sample, then features per split)
  * from its own stream createRng(...seed, t), so the result depends only on data, params and seed.
  * Class weights follow scikit-learn: `balanced` over the training rows, `balanced_subsample` over
- * each tree's bootstrap sample (over the training rows without bootstrap). Throws a
- * ForestParamError on invalid params, seed or data.
+ * each tree's bootstrap sample (over the training rows without bootstrap). The data are columns or
+ * columns binned once (binColumns; the same trees). Throws a ForestParamError on invalid params, seed
+ * or data.
  */
-export function fitForest(data: TrainingData, params: ForestParams, seed: readonly number[]): Forest {
-  validateParams(params, data.columns.length);
+export function fitForest(
+  data: TrainingData | BinnedData,
+  params: ForestParams,
+  seed: readonly number[],
+): Forest {
+  const d = featureCount(data);
+  validateParams(params, d);
   validateSeed(seed);
   const trees = fitTrees(new TreeBuilder(data), params, seed, 0, params.nEstimators);
-  return Forest.fromTrees(trees, data.nClasses, data.columns.length);
+  return Forest.fromTrees(trees, data.nClasses, d);
+}
+
+/** The number of features of training data, as columns or binned. */
+export function featureCount(data: TrainingData | BinnedData): number {
+  return 'binned' in data ? data.binned.nFeatures : data.columns.length;
 }
 
 /**

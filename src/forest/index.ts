@@ -4,11 +4,11 @@ export {
   ForestParamError,
   MAX_CLASSES,
   resolveMaxFeatures,
+  validateBinnedData,
   validateParams,
   validateTrainingData,
   validateTreeParams,
 } from './params.js';
-export type { BinColumn, Binned } from './tree.js';
 export {
   balancedClassWeights,
   binColumns,
@@ -17,8 +17,20 @@ export {
   TreeBuilder,
   treeDepth,
   treeFeatureImportances,
+  unbinColumn,
+  unbinRows,
   validateTree,
 } from './tree.js';
 export type { ShapResult, ShapTree } from './treeshap.js';
 export { forestShap, TreeExplainer, treeExpectedValue } from './treeshap.js';
-export type { ClassWeight, ForestParams, MaxFeatures, TrainingData, Tree, TreeParams } from './types.js';
+export type {
+  BinColumn,
+  Binned,
+  BinnedData,
+  ClassWeight,
+  ForestParams,
+  MaxFeatures,
+  TrainingData,
+  Tree,
+  TreeParams,
+} from './types.js';

@@ -2,7 +2,7 @@
  * Checks of parameters and training data, done once before fitting so the hot loops never check.
  * Every refusal is a ForestParamError naming the parameter and what it must be.
  */
-import type { ForestParams, MaxFeatures, TrainingData, TreeParams } from './types.js';
+import type { BinnedData, ForestParams, MaxFeatures, TrainingData, TreeParams } from './types.js';
 
 /** Most classes a forest takes (a row's class and sample count are packed in one Int32). */
 export const MAX_CLASSES = 65536;
@@ -95,11 +95,7 @@ export function resolveMaxFeatures(maxFeatures: MaxFeatures, nFeatures: number):
  */
 export function validateTrainingData(data: TrainingData): void {
   const { columns, y, nClasses } = data;
-  if (!isInt(nClasses) || nClasses < 1 || nClasses > MAX_CLASSES) {
-    refuse('nClasses', `an integer in [1, ${MAX_CLASSES}]`, nClasses);
-  }
-  if (!(y instanceof Int32Array)) refuse('y', 'an Int32Array', y);
-  if (y.length < 1) refuse('y', 'at least one row', '0 rows');
+  checkLabels(y, nClasses);
   if (!Array.isArray(columns) || columns.length < 1)
     refuse('columns', 'at least one feature column', columns);
   const n = y.length;
@@ -114,7 +110,53 @@ export function validateTrainingData(data: TrainingData): void {
       }
     }
   }
-  for (let i = 0; i < n; i++) {
+}
+
+/**
+ * Throws a ForestParamError unless `data` is training data binned as binColumns bins it: labels as
+ * validateTrainingData wants them, at least one feature, per feature a bin per row in [0, V] and V
+ * distinct finite values in increasing order (bin V = missing).
+ */
+export function validateBinnedData(data: BinnedData): void {
+  const { binned, y, nClasses } = data;
+  checkLabels(y, nClasses);
+  const { nRows, nFeatures, bins, values } = binned;
+  if (nRows !== y.length) refuse('binned.nRows', `${y.length} (the length of y)`, nRows);
+  if (!isInt(nFeatures) || nFeatures < 1 || bins.length !== nFeatures || values.length !== nFeatures) {
+    refuse('binned', `nFeatures >= 1 with that many bins and values`, {
+      nFeatures,
+      bins: bins.length,
+      values: values.length,
+    });
+  }
+  for (let f = 0; f < nFeatures; f++) {
+    const vals = values[f];
+    const col = bins[f];
+    if (!(vals instanceof Float64Array)) refuse(`binned.values[${f}]`, 'a Float64Array', vals);
+    if (!(col instanceof Uint8Array || col instanceof Uint16Array || col instanceof Int32Array))
+      refuse(`binned.bins[${f}]`, 'a Uint8Array, Uint16Array or Int32Array', col);
+    if (col.length !== nRows) refuse(`binned.bins[${f}]`, `of length ${nRows}`, `length ${col.length}`);
+    for (let i = 0; i < vals.length; i++) {
+      const v = vals[i]!;
+      if (!Number.isFinite(v) || (i > 0 && !(v > vals[i - 1]!)))
+        refuse(`binned.values[${f}][${i}]`, 'finite and larger than the value before it', v);
+    }
+    const V = vals.length;
+    for (let i = 0; i < nRows; i++) {
+      const b = col[i]!;
+      if (b < 0 || b > V) refuse(`binned.bins[${f}][${i}]`, `a bin in [0, ${V}]`, b);
+    }
+  }
+}
+
+/** nClasses in [1, MAX_CLASSES], y an Int32Array of at least one class index in [0, nClasses). */
+function checkLabels(y: Int32Array, nClasses: number): void {
+  if (!isInt(nClasses) || nClasses < 1 || nClasses > MAX_CLASSES) {
+    refuse('nClasses', `an integer in [1, ${MAX_CLASSES}]`, nClasses);
+  }
+  if (!(y instanceof Int32Array)) refuse('y', 'an Int32Array', y);
+  if (y.length < 1) refuse('y', 'at least one row', '0 rows');
+  for (let i = 0; i < y.length; i++) {
     const c = y[i]!;
     if (c < 0 || c >= nClasses) refuse(`y[${i}]`, `a class index in [0, ${nClasses})`, c);
   }

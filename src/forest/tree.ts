@@ -32,8 +32,13 @@
  * from tree to tree.
  */
 import type { Rng } from '../data/random.js';
-import { resolveMaxFeatures, validateTrainingData, validateTreeParams } from './params.js';
-import type { ClassWeight, TrainingData, Tree, TreeParams } from './types.js';
+import {
+  resolveMaxFeatures,
+  validateBinnedData,
+  validateTrainingData,
+  validateTreeParams,
+} from './params.js';
+import type { BinColumn, Binned, BinnedData, ClassWeight, TrainingData, Tree, TreeParams } from './types.js';
 
 /** scikit-learn's FEATURE_THRESHOLD: values closer than this are treated as equal. */
 const FEATURE_THRESHOLD = 1e-7;
@@ -45,28 +50,13 @@ const EXACT_SQUARES = Math.floor(Math.sqrt(TWO_53 - 1));
 /** Nodes at most this large sort their bins by insertion. */
 const INSERTION_MAX = 24;
 
-/** A feature's bins: 1, 2 or 4 bytes per row, by its number of distinct values. */
-export type BinColumn = Uint8Array | Uint16Array | Int32Array;
-
-/** Columns binned once per data set and shared by every tree fitted on it. */
-export interface Binned {
-  readonly nRows: number;
-  readonly nFeatures: number;
-  /**
-   * bins[f][row]: the rank of the row's value of feature f among values[f] (its distinct
-   * non-missing values, increasing), or values[f].length when the value is missing (NaN).
-   */
-  readonly bins: readonly BinColumn[];
-  readonly values: readonly Float64Array[];
-}
-
 /**
  * Bins each column of `data` (which must be valid: see validateTrainingData): a stable radix
  * argsort, then one pass giving equal values (-0 and +0 alike) the same bin.
  */
-export function binColumns(data: TrainingData): Binned {
-  const n = data.y.length;
+export function binColumns(data: Pick<TrainingData, 'columns'>): Binned {
   const d = data.columns.length;
+  const n = data.columns[0]?.length ?? 0;
   const sorter = new RadixArgsort(n);
   const rank = new Int32Array(n);
   const bins: BinColumn[] = [];
@@ -94,6 +84,37 @@ export function binColumns(data: TrainingData): Binned {
     values.push(Float64Array.from(distinct));
   }
   return { nRows: n, nFeatures: d, bins, values };
+}
+
+/**
+ * Rows [r0, r1) of binned columns back as numbers, row-major (row r's feature f at
+ * out[(r - r0) * nFeatures + f]; NaN where missing): exactly the values that were binned, but for
+ * -0, which comes back as +0 or -0 as its bin does (the same for every comparison).
+ */
+export function unbinRows(binned: Binned, r0: number, r1: number, out: Float64Array): void {
+  const d = binned.nFeatures;
+  for (let f = 0; f < d; f++) {
+    const bins = binned.bins[f]!;
+    const vals = binned.values[f]!;
+    const V = vals.length;
+    for (let r = r0, at = f; r < r1; r++, at += d) {
+      const b = bins[r]!;
+      out[at] = b === V ? Number.NaN : vals[b]!;
+    }
+  }
+}
+
+/** Feature f of binned columns back as numbers, one per row (NaN where missing; see unbinRows). */
+export function unbinColumn(binned: Binned, f: number): Float64Array {
+  const bins = binned.bins[f]!;
+  const vals = binned.values[f]!;
+  const V = vals.length;
+  const out = new Float64Array(binned.nRows);
+  for (let r = 0; r < out.length; r++) {
+    const b = bins[r]!;
+    out[r] = b === V ? Number.NaN : vals[b]!;
+  }
+  return out;
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -357,14 +378,17 @@ export class TreeBuilder {
   private stackConstant: Uint8Array;
 
   /**
-   * Validates `data` (throws a ForestParamError); `binned` (from binColumns(data)) saves the
-   * binning when several builders share a data set.
+   * Validates `data` (throws a ForestParamError): columns, binned here, or columns already binned
+   * (binColumns), which several builders of one data set can share.
    */
-  constructor(data: TrainingData, binned?: Binned) {
-    validateTrainingData(data);
-    const pre = binned ?? binColumns(data);
-    if (pre.nRows !== data.y.length || pre.nFeatures !== data.columns.length) {
-      throw new Error('binned columns do not match the training data');
+  constructor(data: TrainingData | BinnedData) {
+    let pre: Binned;
+    if ('binned' in data) {
+      validateBinnedData(data);
+      pre = data.binned;
+    } else {
+      validateTrainingData(data);
+      pre = binColumns(data);
     }
     const n = pre.nRows;
     const d = pre.nFeatures;
@@ -380,9 +404,10 @@ export class TreeBuilder {
     this.binValues = pre.values;
     this.hasMissing = new Uint8Array(d);
     for (let f = 0; f < d; f++) {
-      const col = data.columns[f]!;
+      const bins = pre.bins[f]!;
+      const V = pre.values[f]!.length;
       for (let i = 0; i < n; i++) {
-        if (Number.isNaN(col[i]!)) {
+        if (bins[i] === V) {
           this.hasMissing[f] = 1;
           break;
         }

@@ -187,11 +187,13 @@ export interface ReferenceOptions {
 /**
  * The drift reference of training data: `columns[j]` is feature j's encoded column (numbers, category
  * codes, NaN = missing), `features[j]` its name and kind, and `proba` the model's probabilities on the
- * same rows (row-major rows × nClasses), whose argmax gives the predicted-class shares. Throws an
- * Error naming the feature and row on bad input (a category code outside its categories, infinity).
+ * same rows (row-major rows × nClasses), whose argmax gives the predicted-class shares. The columns
+ * may be given as a function of j, called once per feature, so that only one column need exist at a
+ * time. Throws an Error naming the feature and row on bad input (a category code outside its
+ * categories, infinity).
  */
 export function buildReference(
-  columns: readonly Float64Array[],
+  columns: readonly Float64Array[] | ((j: number) => Float64Array),
   features: readonly DriftFeature[],
   proba: Float64Array,
   nClasses: number,
@@ -203,12 +205,14 @@ export function buildReference(
   if (!Number.isInteger(nClasses) || nClasses < 1) {
     throw new Error(`drift reference: nClasses must be an integer >= 1, got ${nClasses}`);
   }
-  if (columns.length !== features.length || features.length < 1) {
+  const given = typeof columns === 'function' ? features.length : columns.length;
+  if (given !== features.length || features.length < 1) {
     throw new Error(
-      `drift reference: need one column per feature and at least one, got ${columns.length} columns for ${features.length} features`,
+      `drift reference: need one column per feature and at least one, got ${given} columns for ${features.length} features`,
     );
   }
-  const n = columns[0]!.length;
+  const column = typeof columns === 'function' ? columns : (j: number) => columns[j]!;
+  const n = typeof columns === 'function' ? Math.floor(proba.length / nClasses) : columns[0]!.length;
   if (n < 1) throw new Error('drift reference: needs at least one training row');
   if (proba.length !== n * nClasses) {
     throw new Error(
@@ -216,7 +220,7 @@ export function buildReference(
     );
   }
   const refs: FeatureReference[] = features.map((feat, j) => {
-    const col = columns[j]!;
+    const col = column(j);
     const where = `drift reference: feature "${feat.name}"`;
     if (col.length !== n) throw new Error(`${where}: column has ${col.length} rows, expected ${n}`);
     let missing = 0;

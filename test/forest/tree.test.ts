@@ -4,10 +4,14 @@ import { createRng } from '../../src/data/random.js';
 import {
   binColumns,
   drawIndices,
+  ForestParamError,
+  fitForest,
   fitTree,
   TreeBuilder,
   treeDepth,
   treeFeatureImportances,
+  unbinColumn,
+  unbinRows,
   validateTree,
 } from '../../src/forest/index.js';
 import { data, leafOf, leaves, nodeTotal, noisy, TREE } from './helpers.js';
@@ -290,7 +294,7 @@ describe('binColumns', () => {
     ];
     for (const n of [1, 2, 9, 3000]) {
       const columns = gens.map((g) => Float64Array.from({ length: n }, g));
-      const binned = binColumns({ columns, y: new Int32Array(n), nClasses: 1 });
+      const binned = binColumns({ columns });
       columns.forEach((col, f) => {
         // Distinct values by ===, so -0 and +0 are one value.
         const distinct = [...new Set(Array.from(col, (v) => (v === 0 ? 0 : v)))].sort((a, b) => a - b);
@@ -307,7 +311,7 @@ describe('binColumns', () => {
   it('stores bins in 1, 2 or 4 bytes by the number of distinct values', () => {
     const n = 70_000;
     const columns = [254, 255, 65534, 65535].map((k) => Float64Array.from({ length: n }, (_, i) => i % k));
-    const binned = binColumns({ columns, y: new Int32Array(n), nClasses: 1 });
+    const binned = binColumns({ columns });
     expect(binned.bins.map((b) => b.constructor.name)).toEqual([
       'Uint8Array',
       'Uint16Array',
@@ -317,6 +321,71 @@ describe('binColumns', () => {
     binned.bins.forEach((b, f) => {
       for (let i = 0; i < n; i += 997) expect(b[i]).toBe(columns[f]![i]);
     });
+  });
+});
+
+describe('binned training data', () => {
+  const withMissing = () => {
+    const d = noisy(400, 4, 11);
+    const c1 = d.columns[1] as Float64Array;
+    for (let i = 0; i < c1.length; i += 7) c1[i] = Number.NaN;
+    (d.columns[2] as Float64Array).set([-0, 0, -3.5, 1e300]);
+    return d;
+  };
+
+  it('gives back exactly the binned values, by rows and by column, NaN where missing', () => {
+    const d = withMissing();
+    const binned = binColumns(d);
+    const rows = new Float64Array(5 * 4);
+    unbinRows(binned, 100, 105, rows);
+    for (let f = 0; f < 4; f++) {
+      const col = unbinColumn(binned, f);
+      // Object.is but for -0, which comes back as the bin's zero (equal for every comparison).
+      for (let i = 0; i < col.length; i++)
+        expect(col[i] === 0 || Object.is(col[i], d.columns[f]![i])).toBe(true);
+      for (let i = 0; i < col.length; i++) if (col[i] === 0) expect(d.columns[f]![i] === 0).toBe(true);
+      for (let r = 0; r < 5; r++) expect(Object.is(rows[r * 4 + f], col[100 + r])).toBe(true);
+    }
+    expect(Number.isNaN(unbinColumn(binned, 1)[0])).toBe(true);
+  });
+
+  it('fits the same forest, to the byte, as the columns it was binned from', () => {
+    const d = withMissing();
+    const params = { ...TREE, nEstimators: 5, bootstrap: true, classWeight: null, maxFeatures: 2 } as const;
+    const a = fitForest(d, params, [4, 2]);
+    const b = fitForest({ binned: binColumns(d), y: d.y, nClasses: d.nClasses }, params, [4, 2]);
+    expect(b.trees).toEqual(a.trees);
+  });
+
+  it('refuses binned data that binColumns could not have made, naming the field', () => {
+    const d = withMissing();
+    const ok = binColumns(d);
+    const bad =
+      (binned: object, y = d.y) =>
+      () =>
+        new TreeBuilder({ binned: { ...ok, ...binned } as typeof ok, y, nClasses: d.nClasses });
+    expect(bad({ nRows: 3 })).toThrow(ForestParamError);
+    expect(bad({ nRows: 3 })).toThrow('binned.nRows must be 400 (the length of y), got 3');
+    expect(bad({ nFeatures: 0 })).toThrow('binned must be nFeatures >= 1');
+    const values = [...ok.values];
+    values[2] = Float64Array.from([1, 1]);
+    expect(bad({ values })).toThrow(
+      'binned.values[2][1] must be finite and larger than the value before it, got 1',
+    );
+    const bins = [...ok.bins];
+    const V = ok.values[0]!.length;
+    const wrong = ok.bins[0]!.slice();
+    wrong[0] = V + 1;
+    bins[0] = wrong;
+    expect(bad({ bins })).toThrow(`binned.bins[0][0] must be a bin in [0, ${V}], got ${V + 1}`);
+    bins[0] = new Uint8Array(3);
+    expect(bad({ bins })).toThrow('binned.bins[0] must be of length 400, got "length 3"');
+    expect(
+      bad(
+        {},
+        Int32Array.from(d.y, () => 9),
+      ),
+    ).toThrow('y[0] must be a class index in [0, 3), got 9');
   });
 });
 
