@@ -1,7 +1,7 @@
 /**
  * fitForest on worker threads (piscina), for the one fit of `segserve train` (the fixed parameters
- * of --no-search, or the refit of the search's best). The columns are binned once here and shared
- * with the workers through SharedArrayBuffers; the trees are cut into contiguous chunks, each fitted
+ * of --no-search, or the refit of the search's best). The columns are binned once (here, unless they
+ * come binned) and shared with the workers through SharedArrayBuffers, with the labels only; the trees are cut into contiguous chunks, each fitted
  * by fitTrees in some worker, and gathered in tree order. Tree t draws only from its own stream
  * (seed..., t), so the forest is the same, to the byte, whatever the number of workers and
  * whichever worker fits which tree.
@@ -9,14 +9,13 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { Forest, fitForest, validateSeed } from '../forest/forest.js';
-import { validateParams, validateTrainingData } from '../forest/params.js';
-import { type BinColumn, binColumns } from '../forest/tree.js';
-import type { ForestParams, TrainingData, Tree } from '../forest/types.js';
+import { Forest, featureCount, fitForest, validateSeed } from '../forest/forest.js';
+import { validateBinnedData, validateParams, validateTrainingData } from '../forest/params.js';
+import { binColumns } from '../forest/tree.js';
+import type { BinColumn, BinnedData, ForestParams, TrainingData, Tree } from '../forest/types.js';
 
 /** What every fit worker gets once, at start. */
 export interface FitWorkerData {
-  columns: Float64Array[];
   y: Int32Array;
   nClasses: number;
   bins: BinColumn[];
@@ -61,7 +60,7 @@ function shared<T extends Float64Array | Int32Array | Uint16Array | Uint8Array>(
  * invalid input.
  */
 export async function fitForestParallel(
-  data: TrainingData,
+  data: TrainingData | BinnedData,
   params: ForestParams,
   seed: readonly number[],
   workers: number,
@@ -71,12 +70,13 @@ export async function fitForestParallel(
   const threads = Math.max(1, Math.min(Math.floor(workers), nTrees));
   if (threads <= 1 || (data.y.length * nTrees) / threads < minWork) return fitForest(data, params, seed);
   // The checks fitForest makes, here, so a bad input fails with its own error, not a worker's.
-  validateParams(params, data.columns.length);
-  validateTrainingData(data);
+  const d = featureCount(data);
+  validateParams(params, d);
+  if ('binned' in data) validateBinnedData(data);
+  else validateTrainingData(data);
   validateSeed(seed);
-  const binned = binColumns(data);
+  const binned = 'binned' in data ? data.binned : binColumns(data);
   const workerData: FitWorkerData = {
-    columns: data.columns.map(shared),
     y: shared(data.y),
     nClasses: data.nClasses,
     bins: binned.bins.map(shared),
@@ -93,7 +93,7 @@ export async function fitForestParallel(
   const pool = new Piscina({ filename: workerFile(), minThreads: threads, maxThreads: threads, workerData });
   try {
     const parts = await Promise.all(chunks.map((task) => pool.run(task) as Promise<Tree[]>));
-    return Forest.fromTrees(parts.flat(), data.nClasses, data.columns.length);
+    return Forest.fromTrees(parts.flat(), data.nClasses, d);
   } finally {
     await pool.destroy();
   }

@@ -9,13 +9,14 @@ import type { Category, FeatureSchema, ModelSchema } from '../data/schema.js';
 import { stratifiedTrainTestSplit } from '../data/split.js';
 import type { CategoricalColumn, Column } from '../data/table.js';
 import { csvError, schemaError, usageError } from '../errors.js';
+import { binColumns, unbinColumn, unbinRows } from '../forest/tree.js';
 import { TreeExplainer } from '../forest/treeshap.js';
-import type { TrainingData, Tree } from '../forest/types.js';
+import type { Binned, BinnedData, TrainingData, Tree } from '../forest/types.js';
 import { type Artifact, buildArtifact, type TrainingFacts } from '../pipeline/artifact.js';
 import { buildReference } from '../pipeline/drift.js';
 import { ForestModel } from '../pipeline/model.js';
 import { type ClassWeight, fromSkParams, type SkParams } from '../pipeline/params.js';
-import { REFIT_STREAM, rowMajor } from './cv.js';
+import { REFIT_STREAM } from './cv.js';
 import { evaluate } from './evaluate.js';
 import { fitForestParallel } from './fit-parallel.js';
 import type { Scoring } from './scoring.js';
@@ -106,24 +107,21 @@ function classIndices(target: CategoricalColumn, path: string): Int32Array {
 const PREDICT_BLOCK = 1 << 16;
 
 /**
- * Probabilities of every row of `columns` (columnar), predicted block by block so that no row-major
- * copy of all rows exists at once. Each row's probabilities do not depend on the block it is in.
+ * Probabilities of every row of binned columns, predicted block by block from the rows' values (exactly
+ * the values binned), so that no row-major copy of all rows exists at once. Each row's probabilities do
+ * not depend on the block it is in.
  */
-function predictColumns(
+function predictBinned(
   forest: { predictProbaInto(x: Float64Array, n: number, out: Float64Array): void },
-  columns: readonly Float64Array[],
-  n: number,
+  binned: Binned,
   k: number,
 ): Float64Array {
+  const n = binned.nRows;
   const proba = new Float64Array(n * k);
-  const d = columns.length;
-  const x = new Float64Array(Math.min(n, PREDICT_BLOCK) * d); // one block, reused
+  const x = new Float64Array(Math.min(n, PREDICT_BLOCK) * binned.nFeatures); // one block, reused
   for (let r0 = 0; r0 < n; r0 += PREDICT_BLOCK) {
     const r1 = Math.min(n, r0 + PREDICT_BLOCK);
-    for (let j = 0; j < d; j++) {
-      const col = columns[j] as Float64Array;
-      for (let r = r0; r < r1; r++) x[(r - r0) * d + j] = col[r] as number;
-    }
+    unbinRows(binned, r0, r1, x);
     forest.predictProbaInto(x, r1 - r0, proba.subarray(r0 * k, r1 * k));
   }
   return proba;
@@ -265,6 +263,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     // A turn of the event loop lets the collector free the file's column before the next is split.
     if (trainRows) await settle();
   }
+  // The test rows, binned (exact, 1 to 4 bytes a cell): read again only by the predictions.
+  let testBinned: Binned | null = binColumns({ columns: testX });
+  testX.length = 0;
   const trainData: TrainingData = {
     columns: trainColumns,
     y: trainRows ? Int32Array.from(trainRows, (r) => yFile[r] as number) : yFile,
@@ -318,8 +319,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   const tSearch = performance.now();
 
+  // From here the training rows are binned, as the forest reads them (the same trees): the fit, the
+  // predictions and the drift reference read 1 to 4 bytes a cell instead of the 8 of the columns.
+  const trainBinned: BinnedData = { binned: binColumns(trainData), y: trainData.y, nClasses: k };
+  trainData.columns.length = 0;
+  await settle();
   const forest = await fitForestParallel(
-    trainData,
+    trainBinned,
     fromSkParams(params),
     [opts.seed, REFIT_STREAM],
     opts.workers,
@@ -328,23 +334,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const tRefit = performance.now();
   await settle();
   // Global SHAP first, while the forest has no prediction layout yet (its explainer is let go before).
-  const { sample: shapSample, ...shapImportance } = globalShap(
-    forest.trees,
-    k,
-    d,
-    rowMajor(
-      testX,
-      Int32Array.from({ length: Math.min(testY.length, SHAP_MAX_ROWS) }, (_, i) => i),
-    ),
-    testY.length,
-  );
+  const nTest = testY.length;
+  const firstRows = new Float64Array(Math.min(nTest, SHAP_MAX_ROWS) * d);
+  unbinRows(testBinned, 0, Math.min(nTest, SHAP_MAX_ROWS), firstRows);
+  const { sample: shapSample, ...shapImportance } = globalShap(forest.trees, k, d, firstRows, nTest);
   await settle();
 
-  const nTest = testY.length;
-  const proba = predictColumns(forest, testX, nTest, k);
-  // The test rows are read for the last time (the SHAP sample above is a copy).
-  testX.length = 0;
-  await settle();
+  const proba = predictBinned(forest, testBinned, k);
+  testBinned = null; // read for the last time
   const ev = evaluate(testY, proba, k);
   const countClasses = (y: Int32Array) => {
     const counts = new Array<number>(k).fill(0);
@@ -357,12 +354,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const majority = trainCounts.indexOf(Math.max(...trainCounts));
   const best = search?.candidates[search.bestIndex];
   // Drift reference: the training rows' distributions and the classes the model predicts for them.
-  const trainProba = predictColumns(forest, trainData.columns, trainData.y.length, k);
-  const drift = buildReference(trainData.columns, features, trainProba, k);
-  // The last prediction of the run: the layout it read (a copy of the forest) goes with the rows.
+  const trainProba = predictBinned(forest, trainBinned.binned, k);
+  const drift = buildReference((j) => unbinColumn(trainBinned.binned, j), features, trainProba, k);
+  // The last prediction of the run: the layout it read (a copy of the forest) goes before the
+  // artifact is built.
   forest.releasePredictionLayout();
-  // The rows are read for the last time: let them go before the artifact is built.
-  trainData.columns.length = 0;
   await settle();
 
   const training: TrainingFacts = {
