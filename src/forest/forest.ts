@@ -9,7 +9,7 @@
  * Class weights (`classWeight`, scikit-learn's `balanced` and `balanced_subsample`) weigh each
  * tree's rows; the leaves then hold weighted class counts and predict their fractions.
  */
-import { createRng, isValidSeed } from '../data/random.js';
+import { createReseedableRng, isValidSeed } from '../data/random.js';
 import { ForestParamError, validateParams } from './params.js';
 import { TreeBuilder, treeFeatureImportances, validateTree } from './tree.js';
 import type { BinnedData, ForestParams, TrainingData, Tree } from './types.js';
@@ -170,6 +170,14 @@ export class Forest {
   }
 
   /**
+   * A forest from trees a TreeBuilder has just fitted (fitForest): well formed by construction, so
+   * not checked again as loaded trees are (fromTrees).
+   */
+  static fromFittedTrees(trees: Tree[], nClasses: number, nFeatures: number): Forest {
+    return new Forest(trees, nClasses, nFeatures);
+  }
+
+  /**
    * Class probabilities for `n` rows: `x` is row-major n × nFeatures (NaN = missing), `out`
    * receives row-major n × nClasses, each row the mean over trees of the leaf's class fractions
    * (added tree by tree in order, then divided by the number of trees).
@@ -259,8 +267,11 @@ export function fitTrees(
   // Without bootstrap, every tree's sample is the training set: balanced_subsample is balanced.
   const fixedWeights = classWeight === null || params.bootstrap ? null : builder.balancedWeights();
   const trees: Tree[] = [];
+  // One generator restarted per tree (tree t's stream is createRng(...seed, t)): the split search
+  // keeps calling the same uniform function, so its optimised code is not discarded tree after tree.
+  const rng = createReseedableRng(...seed, from);
   for (let t = from; t < to; t++) {
-    const rng = createRng(...seed, t);
+    if (t > from) rng.reseed(...seed, t);
     trees.push(
       params.bootstrap
         ? builder.fitBootstrap(params, rng, classWeight)
@@ -287,7 +298,7 @@ export function fitForest(
   validateParams(params, d);
   validateSeed(seed);
   const trees = fitTrees(new TreeBuilder(data), params, seed, 0, params.nEstimators);
-  return Forest.fromTrees(trees, data.nClasses, d);
+  return Forest.fromFittedTrees(trees, data.nClasses, d);
 }
 
 /** The number of features of training data, as columns or binned. */
