@@ -103,6 +103,8 @@ export function validateTrainingData(data: TrainingData): void {
     const col = columns[f];
     if (!(col instanceof Float64Array)) refuse(`columns[${f}]`, 'a Float64Array', col);
     if (col.length !== n) refuse(`columns[${f}]`, `of length ${n} (the length of y)`, `length ${col.length}`);
+    // includes searches natively: the loop naming the cell runs only when there is one.
+    if (!col.includes(Number.POSITIVE_INFINITY) && !col.includes(Number.NEGATIVE_INFINITY)) continue;
     for (let i = 0; i < n; i++) {
       const v = col[i]!;
       if (v === Number.POSITIVE_INFINITY || v === Number.NEGATIVE_INFINITY) {

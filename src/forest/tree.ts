@@ -57,12 +57,23 @@ const INSERTION_MAX = 24;
 export function binColumns(data: Pick<TrainingData, 'columns'>): Binned {
   const d = data.columns.length;
   const n = data.columns[0]?.length ?? 0;
-  const sorter = new RadixArgsort(n);
+  let sorter: RadixArgsort | null = null;
   const rank = new Int32Array(n);
+  const firstRow = new Int32Array(Math.max(SMALL_RANGE, n));
   const bins: BinColumn[] = [];
   const values: Float64Array[] = [];
   for (let f = 0; f < d; f++) {
     const col = data.columns[f]!;
+    const small = rankSmallIntegers(col, rank, firstRow);
+    if (small !== null) {
+      const V = small.length;
+      const out = V < 255 ? new Uint8Array(n) : V < 65535 ? new Uint16Array(n) : new Int32Array(n);
+      out.set(rank);
+      bins.push(out);
+      values.push(small);
+      continue;
+    }
+    sorter ??= new RadixArgsort(n);
     const idx = sorter.argsort(col);
     const distinct: number[] = [];
     let nNaN = 0;
@@ -84,6 +95,54 @@ export function binColumns(data: Pick<TrainingData, 'columns'>): Binned {
     values.push(Float64Array.from(distinct));
   }
   return { nRows: n, nFeatures: d, bins, values };
+}
+
+/** Integer columns spanning at most max(SMALL_RANGE, rows) values are ranked by counting. */
+const SMALL_RANGE = 256;
+
+/**
+ * binColumns' ranks for a column of integers (and NaN) over a small range (category codes, counts,
+ * pixel values), by counting instead of sorting: into rank (the missing values get the number of
+ * distinct values), returning the distinct values, each as its first row holds it (so -0 or +0, as
+ * the sort's first row of that value); null for any other column (then sorted). firstRow is
+ * scratch of at least max(SMALL_RANGE, n) entries.
+ */
+function rankSmallIntegers(col: Float64Array, rank: Int32Array, firstRow: Int32Array): Float64Array | null {
+  const n = col.length;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const v = col[i]!;
+    if (Number.isNaN(v)) continue;
+    if (v !== Math.floor(v)) return null;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  // Within the range, v - lo is exact (the values are integers less than the range apart).
+  if (!(lo <= hi && hi - lo < Math.max(SMALL_RANGE, n))) return null; // lo > hi: no non-missing value
+  const range = hi - lo + 1;
+  firstRow.fill(0, 0, range);
+  for (let i = 0; i < n; i++) {
+    const v = col[i]!;
+    if (Number.isNaN(v)) continue;
+    const j = v - lo;
+    if (firstRow[j] === 0) firstRow[j] = i + 1;
+  }
+  let V = 0;
+  for (let j = 0; j < range; j++) if (firstRow[j] !== 0) V++;
+  const distinct = new Float64Array(V);
+  V = 0;
+  for (let j = 0; j < range; j++) {
+    const r = firstRow[j]!;
+    if (r === 0) continue;
+    distinct[V] = col[r - 1]!;
+    firstRow[j] = V++;
+  }
+  for (let i = 0; i < n; i++) {
+    const v = col[i]!;
+    rank[i] = Number.isNaN(v) ? V : firstRow[v - lo]!;
+  }
+  return distinct;
 }
 
 /**
@@ -403,16 +462,8 @@ export class TreeBuilder {
     this.bins = pre.bins;
     this.binValues = pre.values;
     this.hasMissing = new Uint8Array(d);
-    for (let f = 0; f < d; f++) {
-      const bins = pre.bins[f]!;
-      const V = pre.values[f]!.length;
-      for (let i = 0; i < n; i++) {
-        if (bins[i] === V) {
-          this.hasMissing[f] = 1;
-          break;
-        }
-      }
-    }
+    // The missing values' bin is V; includes searches natively (no loop to warm up).
+    for (let f = 0; f < d; f++) if (pre.bins[f]!.includes(pre.values[f]!.length)) this.hasMissing[f] = 1;
     this.counts = new Int32Array(n);
     this.indices = new Int32Array(n);
     this.code = new Int32Array(n);
