@@ -308,6 +308,23 @@ describe('binColumns', () => {
     }
   });
 
+  it('bins integer columns with missing values the same by counting (small range) and by sorting (wide range)', () => {
+    const r = createRng(3, 4);
+    const n = 500;
+    const ints = Float64Array.from({ length: n }, () => (r.uniform() < 0.2 ? Number.NaN : r.int(40) - 20));
+    // The same ranks with one far value added: a range too wide to count, so the radix sort bins it.
+    const wide = Float64Array.from(ints);
+    wide[0] = 1e9;
+    const [small, sorted] = [ints, wide].map((col) => binColumns({ columns: [col] }));
+    const expected = [...new Set(Array.from(ints).filter((v) => !Number.isNaN(v)))].sort((a, b) => a - b);
+    expect(Array.from(small!.values[0]!)).toEqual(expected);
+    for (let i = 0; i < n; i++) {
+      const v = ints[i]!;
+      expect(small!.bins[0]![i]).toBe(Number.isNaN(v) ? expected.length : expected.indexOf(v));
+      if (i > 0) expect(sorted!.bins[0]![i]! === small!.bins[0]![i]! + (Number.isNaN(v) ? 1 : 0)).toBe(true);
+    }
+  });
+
   it('stores bins in 1, 2 or 4 bytes by the number of distinct values', () => {
     const n = 70_000;
     const columns = [254, 255, 65534, 65535].map((k) => Float64Array.from({ length: n }, (_, i) => i % k));
