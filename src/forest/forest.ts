@@ -65,10 +65,12 @@ function toPreorder(t: Tree, K: number): Tree {
 /**
  * The forest as prediction reads it: every tree's nodes in one set of arrays, each tree in
  * pre-order with each left child right after its parent (node i's left child is i + 1; trees fitted
- * here already are), its root at roots[t]. Per node i: link[2i] = feature, or ~(leaf index) at a
- * leaf, and link[2i + 1] = right child (feature and child in one cache line); threshold[i];
- * missingLeft[i]. Per leaf l: fraction[lK, lK + K) = its class fractions (value / Σ value), leaves
- * only.
+ * here already are), its root at roots[t]. Per node i: link[2i] = feature, or ~(mixed leaf index) at
+ * a leaf, and link[2i + 1] = right child (feature and child in one cache line), at a leaf its class
+ * when the leaf is pure (one class of nonzero weight: fractions exactly 1 and 0), else -1;
+ * threshold[i]; missingLeft[i]. Per mixed leaf l: fraction[lK, lK + K) = its class fractions
+ * (value / Σ value). A fully grown tree's leaves are mostly pure: a row then adds 1 to one class
+ * instead of K fractions read from a leaf table, the same sums to the bit, in much less memory.
  */
 interface PredictLayout {
   roots: Int32Array;
@@ -81,10 +83,11 @@ interface PredictLayout {
 function predictLayout(trees: readonly Tree[], K: number): PredictLayout {
   const ordered = trees.map((t) => (isPreorder(t) ? t : toPreorder(t, K)));
   let nodes = 0;
-  let leaves = 0;
+  let leaves = 0; // mixed ones
   for (const t of ordered) {
     nodes += t.feature.length;
-    for (let i = 0; i < t.feature.length; i++) if (t.feature[i]! < 0) leaves++;
+    for (let i = 0; i < t.feature.length; i++)
+      if (t.feature[i]! < 0 && pureClass(t.value, i, K) < 0) leaves++;
   }
   const out: PredictLayout = {
     roots: new Int32Array(trees.length),
@@ -110,15 +113,31 @@ function predictLayout(trees: readonly Tree[], K: number): PredictLayout {
         link[2 * at + 1] = root + right[i]!;
         continue;
       }
+      const pure = pureClass(value, i, K);
+      link[2 * at + 1] = pure;
+      if (pure >= 0) {
+        link[2 * at] = -1;
+        continue;
+      }
       let sum = 0;
       for (let k = 0; k < K; k++) sum += value[i * K + k]!;
       for (let k = 0; k < K; k++) fraction[leaf * K + k] = value[i * K + k]! / sum;
       link[2 * at] = ~leaf;
-      link[2 * at + 1] = -1;
       leaf++;
     }
   }
   return out;
+}
+
+/** The class of node i's only nonzero value (its fractions are then exactly 1 and 0), else -1. */
+function pureClass(value: Float64Array, i: number, K: number): number {
+  let c = -1;
+  for (let k = 0; k < K; k++) {
+    if (value[i * K + k] === 0) continue;
+    if (c >= 0) return -1;
+    c = k;
+  }
+  return c;
 }
 
 export class Forest {
@@ -337,8 +356,12 @@ function addLeaves(
         f = link[2 * node]!;
       }
       const o = i * K;
-      const leaf = ~f * K;
-      for (let k = 0; k < K; k++) out[o + k]! += fraction[leaf + k]!;
+      const pure = link[2 * node + 1]!;
+      if (pure >= 0) out[o + pure]! += 1;
+      else {
+        const leaf = ~f * K;
+        for (let k = 0; k < K; k++) out[o + k]! += fraction[leaf + k]!;
+      }
     }
   }
 }
@@ -373,8 +396,12 @@ function addLeavesByRow(
         else node = missingLeft[node] === 1 ? node + 1 : link[2 * node + 1]!;
         f = link[2 * node]!;
       }
-      const leaf = ~f * K;
-      for (let k = 0; k < K; k++) out[o + k]! += fraction[leaf + k]!;
+      const pure = link[2 * node + 1]!;
+      if (pure >= 0) out[o + pure]! += 1;
+      else {
+        const leaf = ~f * K;
+        for (let k = 0; k < K; k++) out[o + k]! += fraction[leaf + k]!;
+      }
     }
     for (let k = 0; k < K; k++) out[o + k] = out[o + k]! / nTrees;
   }

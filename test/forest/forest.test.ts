@@ -129,6 +129,39 @@ describe('Forest.predictProbaInto: batches, single rows and tree layouts', () =>
     }
   });
 
+  it('adds pure leaves (one class) and mixed leaves alike: exactly the mean of the leaves’ fractions', () => {
+    // Rows repeated with other classes make leaves that stay mixed; the rest grow pure.
+    const m = 600;
+    const rr = createRng(12, 12);
+    const cols = [0, 1].map(() =>
+      Float64Array.from({ length: m }, (_, i) => (i < 300 ? i % 7 : rr.normal())),
+    );
+    const yy = Int32Array.from({ length: m }, () => rr.int(5));
+    const f = fitForest({ columns: cols, y: yy, nClasses: 5 }, { ...PARAMS, nEstimators: 7 }, [5]);
+    let pure = 0;
+    let mixed = 0;
+    for (const t of f.trees) {
+      for (let i = 0; i < t.feature.length; i++) {
+        if (t.feature[i]! >= 0) continue;
+        const nonzero = Array.from(t.value.subarray(i * 5, i * 5 + 5)).filter((v) => v !== 0).length;
+        if (nonzero === 1) pure++;
+        else mixed++;
+      }
+    }
+    expect(pure).toBeGreaterThan(50);
+    expect(mixed).toBeGreaterThan(20);
+    const xs = rowMajor(cols, m);
+    const all = f.predictProba(xs, m);
+    for (let i = 0; i < m; i++) {
+      const want = expectedProba(f.trees, 5, [cols[0]![i]!, cols[1]![i]!]);
+      expect(Array.from(all.subarray(i * 5, i * 5 + 5))).toEqual(want);
+    }
+    for (const i of [0, 1, 299, 300, 599]) {
+      const one = f.predictProba(xs.subarray(i * 2, i * 2 + 2), 1);
+      expect(Array.from(one)).toEqual(expectedProba(f.trees, 5, [cols[0]![i]!, cols[1]![i]!]));
+    }
+  });
+
   it('gives the same bits for a row alone, in a small batch and in a large one', () => {
     const all = forest.predictProba(x, n);
     const few = forest.predictProba(x.subarray(0, 5 * 3), 5);
