@@ -1517,9 +1517,16 @@ export function fitTree(
  * Throws an Error unless `tree` is a well-formed tree for `nClasses` classes and `nFeatures`
  * features: equal array lengths, pre-order children (index greater than the parent's, so every
  * path ends), valid feature indices, non-NaN thresholds, missing directions 0 or 1 (0 at leaves),
- * nonnegative finite values and leaves with a positive total.
+ * nonnegative finite values and leaves with a positive total (or, with `zeroWeightLeaves`, any total:
+ * TreeSHAP reads such hand-built trees, whose leaves never predict).
  */
-export function validateTree(tree: Tree, nClasses: number, nFeatures: number, label = 'tree'): void {
+export function validateTree(
+  tree: Tree,
+  nClasses: number,
+  nFeatures: number,
+  label = 'tree',
+  options: { zeroWeightLeaves?: boolean } = {},
+): void {
   const { feature, threshold, left, right, missingLeft, value } = tree;
   const bad = (what: string): never => {
     throw new Error(`${label}: ${what}`);
@@ -1564,7 +1571,7 @@ export function validateTree(tree: Tree, nClasses: number, nFeatures: number, la
     if (f === -1) {
       if (l !== -1 || r !== -1) bad(`node ${i}: a leaf (feature -1) must have left and right -1`);
       if (ml !== 0) bad(`node ${i}: a leaf must have missingLeft 0`);
-      if (!(sum > 0)) bad(`node ${i}: a leaf must have a positive total value`);
+      if (!(sum > 0) && !options.zeroWeightLeaves) bad(`node ${i}: a leaf must have a positive total value`);
     } else {
       if (!(f >= 0 && f < nFeatures)) bad(`node ${i}: feature ${f} is not in [0, ${nFeatures})`);
       if (!(l > i && l < nNodes)) bad(`node ${i}: left child ${l} is not in (${i}, ${nNodes})`);

@@ -25,7 +25,7 @@
  *
  * Cost per row: O(nodes × U²) per tree, where U ≤ min(depth, features) + 1 is the path length.
  */
-import { treeDepth } from './tree.js';
+import { treeDepth, validateTree } from './tree.js';
 import type { Tree } from './types.js';
 
 /** The fields of a tree that TreeSHAP reads (a `Tree` has them). */
@@ -37,56 +37,6 @@ export interface ShapResult {
   values: Float64Array;
   /** Per class: the forest's mean prediction over the training samples through node weights. */
   expected: Float64Array;
-}
-
-/**
- * Throws an Error naming the tree and node unless `tree` is a well-formed pre-order tree: arrays of
- * equal length (value nNodes × nClasses), children after their parent, features in range, values
- * finite and >= 0. Zero-weight nodes are allowed.
- */
-function checkTree(tree: ShapTree, nClasses: number, nFeatures: number, label: string): void {
-  const { feature, threshold, left, right, missingLeft, value } = tree;
-  const bad = (what: string): never => {
-    throw new Error(`treeshap: ${label}: ${what}`);
-  };
-  if (
-    !(feature instanceof Int32Array) ||
-    !(threshold instanceof Float64Array) ||
-    !(left instanceof Int32Array) ||
-    !(right instanceof Int32Array) ||
-    !(missingLeft instanceof Uint8Array) ||
-    !(value instanceof Float64Array)
-  ) {
-    bad('feature, left, right must be Int32Arrays, threshold, value Float64Arrays, missingLeft a Uint8Array');
-  }
-  const nNodes = feature.length;
-  if (nNodes < 1) bad('has no nodes');
-  if (
-    threshold.length !== nNodes ||
-    left.length !== nNodes ||
-    right.length !== nNodes ||
-    missingLeft.length !== nNodes
-  ) {
-    bad(`feature, threshold, left, right and missingLeft must all have ${nNodes} entries`);
-  }
-  if (value.length !== nNodes * nClasses) {
-    bad(`value must have nNodes × nClasses = ${nNodes * nClasses} entries, got ${value.length}`);
-  }
-  for (let v = 0; v < value.length; v++) {
-    const c = value[v]!;
-    if (!(c >= 0 && c < Number.POSITIVE_INFINITY)) {
-      bad(`node ${Math.floor(v / nClasses)}: value ${c} is not a finite number >= 0`);
-    }
-  }
-  for (let i = 0; i < nNodes; i++) {
-    const f = feature[i]!;
-    if (f === -1) continue;
-    if (!(f >= 0 && f < nFeatures)) bad(`node ${i}: feature ${f} is not -1 or in [0, ${nFeatures})`);
-    const l = left[i]!;
-    const r = right[i]!;
-    if (!(l > i && l < nNodes)) bad(`node ${i}: left child ${l} is not in (${i}, ${nNodes})`);
-    if (!(r > i && r < nNodes)) bad(`node ${i}: right child ${r} is not in (${i}, ${nNodes})`);
-  }
 }
 
 /**
@@ -178,7 +128,8 @@ export class TreeExplainer {
     let maxNodes = 0;
     let maxDepth = 0;
     trees.forEach((t, j) => {
-      checkTree(t, K, nFeatures, `tree ${j}`);
+      // Zero-weight leaves are allowed: a SHAP path weighs a node by its cover, which may be 0.
+      validateTree(t, K, nFeatures, `treeshap: tree ${j}`, { zeroWeightLeaves: true });
       maxNodes = Math.max(maxNodes, t.feature.length);
       maxDepth = Math.max(maxDepth, treeDepth(t));
     });

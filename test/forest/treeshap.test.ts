@@ -524,7 +524,7 @@ describe('bad input', () => {
     const neg = { ...t, value: Float64Array.from([2, 2, -1, 1, 1, 1]) };
     expect(() => new TreeExplainer([neg], 2, 1)).toThrow(/node 1: value -1/);
     const noMissing = { ...t, missingLeft: new Uint8Array(2) };
-    expect(() => new TreeExplainer([noMissing], 2, 1)).toThrow(/missingLeft must all have 3 entries/);
+    expect(() => new TreeExplainer([noMissing], 2, 1)).toThrow(/missingLeft must have the same length \(3\)/);
     expect(() => new TreeExplainer([], 2, 1)).toThrow(/at least one tree/);
     expect(() => new TreeExplainer([t], 0, 1)).toThrow(/nClasses/);
   });
