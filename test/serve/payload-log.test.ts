@@ -22,6 +22,7 @@ import {
   requestIdFrom,
 } from '../../src/serve/payload-log.js';
 import { parseExposition } from './helpers.js';
+import { deadUrl } from './sinks.js';
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -70,15 +71,6 @@ async function startSink(handler?: Handler): Promise<Sink> {
   };
   open.push(sink);
   return sink;
-}
-
-/** A URL on which nothing listens (connection refused). */
-async function deadUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}/`;
 }
 
 function logger(options: Partial<PayloadLogOptions> & { url: string }): PayloadLogger {

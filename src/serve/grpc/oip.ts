@@ -511,35 +511,44 @@ export class OipService {
     return request.outputs;
   }
 
-  private head(request: InferRequest): PbInferResponse {
+  private head(id: string | undefined): PbInferResponse {
     const res: PbInferResponse = { model_name: this.runtime.modelName, outputs: [] };
     if (this.modelVersion !== undefined) res.model_version = this.modelVersion;
-    if (request.id !== undefined) res.id = request.id;
+    if (id !== undefined) res.id = id;
     return res;
   }
 
-  /** ModelInfer: synchronous for the forest without custom metrics (the hot path). */
-  infer(msg: PbInferRequest): PbInferResponse | Promise<PbInferResponse> {
+  /**
+   * ModelInfer: synchronous for the forest without custom metrics (the hot path). The answer's `id` is
+   * the request's own, else `requestId` (the call's request id, as REST's answerId), and is the `puid`
+   * of the meta a component's predict() receives.
+   */
+  infer(msg: PbInferRequest, requestId?: string): PbInferResponse | Promise<PbInferResponse> {
     this.checkModel(msg.model_name, msg.model_version);
     const { request, raw } = readInferRequest(msg);
+    const id = request.id ?? requestId;
     const answers = this.answers;
-    if (answers === undefined) return this.inferWithComponent(request, raw);
+    if (answers === undefined) return this.inferWithComponent(request, raw, id);
     const wanted = this.selectOutputs(request);
     const { x, n } = this.decoder.forest(request);
     // Explained first (as REST): a request too large to explain is refused before it is predicted.
     const explanation = this.outputs?.explains(wanted) ? this.runtime.explain(x, n) : undefined;
     const out = this.runtime.predictEncoded(x, n);
     // Built before any await: `out` and the explanation are shared buffers.
-    const res = this.head(request);
+    const res = this.head(id);
     answers.outputs(wanted, out, n, raw, res, explanation);
     if (this.runtime.component.metrics === undefined) return res;
     return this.runtime.customMetrics('predict').then(() => res);
   }
 
-  private async inferWithComponent(request: InferRequest, raw: boolean): Promise<PbInferResponse> {
+  private async inferWithComponent(
+    request: InferRequest,
+    raw: boolean,
+    id: string | undefined,
+  ): Promise<PbInferResponse> {
     this.selectOutputs(request);
     const { rows, names } = this.decoder.componentRows(request);
-    const meta: SeldonMeta = request.id === undefined ? {} : { puid: request.id };
+    const meta: SeldonMeta = id === undefined ? {} : { puid: id };
     const result = await this.runtime.predict(rows, names, meta);
     const isArray = Array.isArray(result) || (ArrayBuffer.isView(result) && !(result instanceof DataView));
     const shape = isArray ? analyse(result) : undefined;
@@ -558,7 +567,7 @@ export class OipService {
     const values: number[] = [];
     flatten(result, values, '', 'predict()');
     if (this.runtime.component.metrics) await this.runtime.customMetrics('predict');
-    const res = this.head(request);
+    const res = this.head(id);
     const o: PbInferOutput = { name: COMPONENT_OUTPUT, datatype: 'FP64', shape: shape.shape };
     if (raw) res.raw_output_contents = [rawDoubles(Float64Array.from(values), values.length)];
     else o.contents = { fp64_contents: values };

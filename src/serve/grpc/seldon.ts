@@ -209,6 +209,12 @@ export function payloadToProto(payload: Readonly<Record<string, unknown>>, into:
 
 // ---- the services ----
 
+/** The request's meta with `puid` = the client's request id unless it has a non-empty puid (REST's requestMetaOf). */
+function withPuid(meta: SeldonMeta | undefined, clientId: string | undefined): SeldonMeta | undefined {
+  if (clientId === undefined || (typeof meta?.puid === 'string' && meta.puid !== '')) return meta;
+  return { ...meta, puid: clientId };
+}
+
 /** The Seldon v1 services of one runtime: handlers built once per runtime. */
 export class SeldonService {
   readonly metadataMessage: PbModelMetadata;
@@ -251,9 +257,15 @@ export class SeldonService {
     );
   }
 
-  /** Predict: synchronous for the forest without tags() or metrics() (the hot path). */
-  predict(msg: PbSeldonMessage): PbSeldonMessage | Promise<PbSeldonMessage> {
+  /**
+   * Predict: synchronous for the forest without tags() or metrics() (the hot path). `clientId` is the
+   * request id the client sent in metadata (x-request-id or seldon-puid): the meta's `puid` when the
+   * message has no non-empty one, as REST takes it from the headers (requestMetaOf); an id the server
+   * generated is never a puid.
+   */
+  predict(msg: PbSeldonMessage, clientId?: string): PbSeldonMessage | Promise<PbSeldonMessage> {
     const request = parseMessage(messageToJson(msg));
+    request.meta = withPuid(request.meta, clientId);
     const decoder = this.decoder;
     if (decoder === undefined) return this.predictWithComponent(request);
     const { x, n } = decoder.decode(request);
@@ -316,8 +328,11 @@ export class SeldonService {
     return res;
   }
 
-  /** SendFeedback: the wrapper's counters and the component's sendFeedback, as POST /api/v1.0/feedback. */
-  async feedback(msg: PbFeedback): Promise<PbSeldonMessage> {
+  /**
+   * SendFeedback: the wrapper's counters and the component's sendFeedback, as POST /api/v1.0/feedback;
+   * the answer's meta has the client's request id as its `puid`, as REST's.
+   */
+  async feedback(msg: PbFeedback, clientId?: string): Promise<PbSeldonMessage> {
     const { runtime } = this;
     const reward = msg.reward ?? 0;
     if (!Number.isFinite(reward))
@@ -335,7 +350,7 @@ export class SeldonService {
     const res: PbSeldonMessage = {};
     if (result === undefined || result === null) res.data = { ndarray: { values: [] } };
     else payloadToProto(payloadOf(result, 'ndarray', runtime.classNames(), 'sendFeedback()'), res);
-    res.meta = await this.meta('feedback', undefined);
+    res.meta = await this.meta('feedback', withPuid(undefined, clientId));
     return res;
   }
 }

@@ -8,18 +8,31 @@
  * @grpc/proto-loader; both libraries are imported only here and only when the port is on.
  *
  * Errors are the catalogue's (../errors.ts) with their gRPC status (status.ts); every measured call is
- * reported through `onRequest` for the request metrics. Shutdown: `drain(graceMs)` stops taking calls
- * (the listener closes, clients get GOAWAY, a call that still arrives is UNAVAILABLE), lets the calls
- * in flight finish within graceMs (grpc-js tryShutdown), then cuts the rest (forceShutdown).
+ * reported through `onRequest` for the request metrics.
+ *
+ * Request ids and the payload log, as REST (payload.ts): every unary call has a request id, the
+ * client's metadata `x-request-id` or `seldon-puid` (the REST header rule), else a fresh UUID, answered
+ * in the initial metadata as `x-request-id` and written as `reqId` in error log lines; a prediction
+ * (ModelInfer, Predict) uses it where REST does (the OIP answer's `id` when the request has none, the
+ * Seldon `meta.puid` when the client sent it and the request has none). With a payload logger (the
+ * same one REST uses), each prediction's request and answer (an error answer too, as REST logs its
+ * error bodies) are logged as CloudEvents with the request id as Ce-Id, their JSON written after the
+ * answer is sent (setImmediate), so logging never delays or fails a call.
+ *
+ * Shutdown: `drain(graceMs)` stops taking calls (the listener closes, clients get GOAWAY, a call that
+ * still arrives is UNAVAILABLE), lets the calls in flight finish within graceMs (grpc-js tryShutdown),
+ * then cuts the rest (forceShutdown).
  */
 import type * as Grpc from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { DEFAULT_BODY_LIMIT } from '../constants.js';
 import { ServeError, toServeError } from '../errors.js';
 import type { RequestService } from '../metrics.js';
+import type { PayloadLogger } from '../payload-log.js';
 import type { Runtime } from '../runtime.js';
 import { Health, type WatchStream } from './health.js';
 import { OipService, type PbInferRequest } from './oip.js';
+import { type CallIds, callIds, messageJson, statusJson } from './payload.js';
 import { type PbFeedback, type PbSeldonMessage, SeldonService } from './seldon.js';
 import { ERROR_CODE_KEY, GRPC_STATUS, GrpcCode, REASON_KEY } from './status.js';
 
@@ -40,6 +53,9 @@ export const OIP_SERVICE = 'inference.GRPCInferenceService';
 export const SELDON_MODEL_SERVICE = 'seldon.protos.Model';
 export const SELDON_SERVICE = 'seldon.protos.Seldon';
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
+/** The initial-metadata key of every answer's request id (REST's `X-Request-Id` header). */
+export const REQUEST_ID_KEY = 'x-request-id';
+const JSON_TYPE = 'application/json';
 
 /**
  * One call, for the request metrics: the executor `service` label (the REST routes' own), the full RPC
@@ -64,6 +80,11 @@ export interface GrpcServerOptions {
   log?: GrpcLog;
   /** Largest message received or sent (default 10 MiB, the REST body limit); larger is RESOURCE_EXHAUSTED. */
   maxMessageBytes?: number;
+  /**
+   * Payload logging (`--log-url`): the REST app's logger (one per process), so that both ports log to
+   * the same sink and queue. Each prediction's request and answer, as JSON (see payload.ts).
+   */
+  payloadLog?: PayloadLogger;
 }
 
 export interface GrpcServing {
@@ -108,7 +129,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const definition = await loadProtos();
   const host = options.host ?? '0.0.0.0';
   const maxBytes = options.maxMessageBytes ?? DEFAULT_BODY_LIMIT;
-  const { onRequest, log } = options;
+  const { onRequest, log, payloadLog } = options;
   // grpc-js's own messages (a failed bind, a broken connection) go to our log, not stderr.
   if (log !== undefined) {
     grpc.setLogger({
@@ -129,37 +150,82 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     'grpc.max_send_message_length': maxBytes,
   });
 
-  /** Answers an error: its catalogue entry's status, the code and reason in the trailers; logs defects. */
-  function fail<Res>(err: unknown, rpc: string, callback: Grpc.sendUnaryData<Res>): number {
+  /**
+   * Answers an error: its catalogue entry's status, the code and reason in the trailers; logs defects.
+   * Returns the status code and the catalogue error (for the request metrics and the payload log).
+   */
+  function fail<Res>(
+    err: unknown,
+    rpc: string,
+    reqId: string,
+    callback: Grpc.sendUnaryData<Res>,
+  ): { code: number; e: ServeError } {
     const e = toServeError(err);
     const code = GRPC_STATUS[e.code];
-    if (e.code === 'INTERNAL') log?.error({ err, rpc }, 'internal error');
-    else if (e.status >= 500 && e.code !== 'UNAVAILABLE') log?.warn({ err: e.cause ?? e, rpc }, e.message);
+    if (e.code === 'INTERNAL') log?.error({ reqId, err, rpc }, 'internal error');
+    else if (e.status >= 500 && e.code !== 'UNAVAILABLE')
+      log?.warn({ reqId, err: e.cause ?? e, rpc }, e.message);
     const metadata = new grpc.Metadata();
     metadata.set(ERROR_CODE_KEY, e.code);
     metadata.set(REASON_KEY, e.reason);
     callback({ code, details: e.message, metadata });
-    return code;
+    return { code, e };
+  }
+
+  /** The payload log's request event of a prediction, its JSON written after this turn. */
+  function logRequest(logger: PayloadLogger, requestId: string, message: unknown): void {
+    setImmediate(() => {
+      logger.logRequest({ requestId, body: messageJson(message), contentType: JSON_TYPE });
+    });
+  }
+
+  /** The payload log's response event: the answer, or the error answered (as REST logs error bodies). */
+  function logResponse(logger: PayloadLogger, requestId: string, answer: unknown, e?: ServeError): void {
+    setImmediate(() => {
+      const body =
+        e === undefined
+          ? messageJson(answer)
+          : statusJson(GRPC_STATUS[e.code], e.message, { [ERROR_CODE_KEY]: e.code, [REASON_KEY]: e.reason });
+      logger.logResponse({ requestId, body, contentType: JSON_TYPE });
+    });
   }
 
   /**
-   * A unary handler: runs `fn` (synchronously when it returns a value, so the hot path allocates no
-   * promise), answers, and reports the call when `measured` names its executor service.
+   * A unary handler: takes the call's request id (answered in the initial metadata as `x-request-id`),
+   * runs `fn` (synchronously when it returns a value, so the hot path allocates no promise), answers,
+   * reports the call when `measured` names its executor service, and logs a prediction's request and
+   * answer to the payload log.
    */
   function unary<Req, Res>(
     serviceName: string,
     method: string,
     measured: RequestService | undefined,
-    fn: (req: Req) => Res | Promise<Res>,
+    fn: (req: Req, ids: CallIds) => Res | Promise<Res>,
     refuseWhileClosing = true,
   ): Grpc.handleUnaryCall<Req, Res> {
     const rpc = `/${serviceName}/${method}`;
+    const logged = measured === 'predictions' ? payloadLog : undefined;
     return (call, callback) => {
       const started = onRequest && measured ? performance.now() : 0;
+      const ids = callIds(call.metadata);
+      const { requestId } = ids;
+      const head = new grpc.Metadata();
+      head.set(REQUEST_ID_KEY, requestId);
+      call.sendMetadata(head);
+      if (logged !== undefined && logged.mode !== 'response') logRequest(logged, requestId, call.request);
       const done = (code: number) => {
         if (onRequest && measured) onRequest(measured, rpc, code, (performance.now() - started) / 1000);
       };
-      const failed = (err: unknown) => done(fail(err, rpc, callback));
+      const answered = (res: Res) => {
+        done(GrpcCode.OK);
+        callback(null, res);
+        if (logged !== undefined && logged.mode !== 'request') logResponse(logged, requestId, res);
+      };
+      const failed = (err: unknown) => {
+        const { code, e } = fail(err, rpc, requestId, callback);
+        done(code);
+        if (logged !== undefined && logged.mode !== 'request') logResponse(logged, requestId, undefined, e);
+      };
       let result: Res | Promise<Res>;
       try {
         if (closing && refuseWhileClosing) {
@@ -168,20 +234,13 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
             'shutting down: not accepting new calls (retry on another replica)',
           );
         }
-        result = fn(call.request);
+        result = fn(call.request, ids);
       } catch (err) {
         failed(err);
         return;
       }
-      if (result instanceof Promise) {
-        result.then((res) => {
-          done(GrpcCode.OK);
-          callback(null, res);
-        }, failed);
-      } else {
-        done(GrpcCode.OK);
-        callback(null, result);
-      }
+      if (result instanceof Promise) result.then(answered, failed);
+      else answered(result);
     };
   }
 
@@ -210,13 +269,19 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         return oip.modelMetadataMessage;
       },
     ),
-    ModelInfer: unary(OIP_SERVICE, 'ModelInfer', 'predictions', (req: PbInferRequest) => oip.infer(req)),
+    ModelInfer: unary(OIP_SERVICE, 'ModelInfer', 'predictions', (req: PbInferRequest, ids) =>
+      oip.infer(req, ids.requestId),
+    ),
   });
 
   // ---- seldon.protos.Model and seldon.protos.Seldon ----
   const seldonImpl = (name: string) => ({
-    Predict: unary(name, 'Predict', 'predictions', (req: PbSeldonMessage) => seldon.predict(req)),
-    SendFeedback: unary(name, 'SendFeedback', 'feedback', (req: PbFeedback) => seldon.feedback(req)),
+    Predict: unary(name, 'Predict', 'predictions', (req: PbSeldonMessage, ids) =>
+      seldon.predict(req, ids.clientId),
+    ),
+    SendFeedback: unary(name, 'SendFeedback', 'feedback', (req: PbFeedback, ids) =>
+      seldon.feedback(req, ids.clientId),
+    ),
   });
   server.addService(service(definition, SELDON_MODEL_SERVICE), {
     ...seldonImpl(SELDON_MODEL_SERVICE),
