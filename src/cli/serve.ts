@@ -461,6 +461,7 @@ async function runServer(flags: ServeFlags, r: Resolved): Promise<void> {
       maxMessageBytes: flags.bodyLimit,
       onRequest: (service, _rpc, code, seconds) => metrics.observeGrpc(service, grpcCodeName(code), seconds),
       ...(log === undefined ? {} : { log }),
+      ...(payloadLog === undefined ? {} : { payloadLog }),
     }).catch((err: unknown) => {
       throw new SegserveError((err as Error).message, 'SEGSERVE_ERR_LISTEN', { cause: err });
     });

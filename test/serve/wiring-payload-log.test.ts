@@ -1,11 +1,12 @@
 /**
  * Payload logging wired into `segserve serve --log-url` (spawned, the built CLI): every prediction's
  * request and response reach the sink as CloudEvents sharing the request id; a dead sink fails no
- * prediction and its lost events are counted on /metrics.
+ * prediction and its lost events are counted on /metrics. gRPC predictions go to the same sink.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
+import { clients } from './grpc-helpers.js';
 import { killAll, LOCAL, MODEL, ROW_BODY, samplesOf, startServer, until } from './prod-helpers.js';
 
 afterEach(killAll);
@@ -102,6 +103,69 @@ describe('segserve serve --log-url', () => {
       server.child.kill('SIGTERM');
       expect((await server.exit).code).toBe(0);
     } finally {
+      s.server.close();
+    }
+  });
+
+  test('gRPC predictions reach the same sink, under their metadata request id', async () => {
+    const s = await sink();
+    const grpcPort = await new Promise<number>((resolve, reject) => {
+      const srv = createTcpServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as AddressInfo;
+        srv.close(() => resolve(port));
+      });
+    });
+    const server = await startServer([
+      '--model',
+      MODEL,
+      ...LOCAL.slice(0, -2), // all but its '--grpc-port 0'
+      '--grpc-port',
+      String(grpcPort),
+      '--drain-delay',
+      '0',
+      '--log-url',
+      s.url,
+    ]);
+    const c = await clients(grpcPort);
+    try {
+      const { Metadata } = await import('@grpc/grpc-js');
+      for (let i = 0; i < 5; i++) {
+        const metadata = new Metadata();
+        metadata.set('x-request-id', `g-${i}`);
+        const answer = await new Promise<{ id: string }>((resolve, reject) => {
+          c.oip.ModelInfer(
+            {
+              model_name: 'segserve',
+              inputs: [
+                {
+                  name: 'input-0',
+                  datatype: 'FP64',
+                  shape: [1, 4],
+                  contents: { fp64_contents: [34, 100, 1, 2] },
+                },
+              ],
+            },
+            metadata,
+            (err: Error | null, res: { id: string }) => (err ? reject(err) : resolve(res)),
+          );
+        });
+        expect(answer.id).toBe(`g-${i}`);
+      }
+      await until(() => s.events.length >= 10, 20_000, '10 events at the sink');
+      for (let i = 0; i < 5; i++) {
+        const mine = s.events.filter((e) => e.id === `g-${i}`);
+        expect(mine.map((e) => e.type).sort()).toEqual([
+          'io.seldon.serving.inference.request',
+          'io.seldon.serving.inference.response',
+        ]);
+        expect(mine.find((e) => e.type.endsWith('response'))?.body).toContain('"probabilities"');
+      }
+      server.child.kill('SIGTERM');
+      expect((await server.exit).code).toBe(0);
+    } finally {
+      c.close();
       s.server.close();
     }
   });
