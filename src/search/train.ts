@@ -250,7 +250,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     testX = [];
     testY = Int32Array.from(split.test, (r) => yFile[r] as number);
   }
-  const pick = (col: Float64Array, rows: Int32Array) => Float64Array.from(rows, (r) => col[r] as number);
+  const pick = (col: Float64Array, rows: Int32Array) => {
+    const out = new Float64Array(rows.length); // a loop: Float64Array.from with a map function is slow
+    for (let i = 0; i < rows.length; i++) out[i] = col[rows[i] as number] as number;
+    return out;
+  };
   const summaries: ColumnSummary[] = [];
   const trainColumns: Float64Array[] = [];
   for (let j = 0; j < d; j++) {
