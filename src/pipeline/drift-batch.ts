@@ -10,6 +10,7 @@
  */
 import { readCsvBatches } from './batch.js';
 import {
+  binOf,
   checkBatch,
   checkUnknownCount,
   type DriftReference,
@@ -18,18 +19,6 @@ import {
   psi,
 } from './drift.js';
 import { argmax, type ForestModel } from './model.js';
-
-/** The value bin of v (not NaN): the first b with v <= edges[b], else edges.length (as drift.ts bins). */
-function binOf(edges: readonly number[], v: number): number {
-  let lo = 0;
-  let hi = edges.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (v <= edges[mid]!) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
 
 /**
  * Bin counts of all rows added so far against one reference: `add` (encoded rows, row-major

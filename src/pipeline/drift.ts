@@ -19,6 +19,7 @@
  * class indices), never from request data. The reference is plain numbers and arrays (JSON).
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { argmax } from './model.js';
 
 /** Bins of a numeric feature's reference: its deciles. */
 export const DRIFT_BINS = 10;
@@ -153,7 +154,7 @@ function quantileSorted(sorted: Float64Array, p: number): number {
 }
 
 /** The value bin of v (not NaN): the first b with v <= edges[b], else edges.length. */
-function binOf(edges: readonly number[], v: number): number {
+export function binOf(edges: readonly number[], v: number): number {
   let lo = 0;
   let hi = edges.length;
   while (lo < hi) {
@@ -162,20 +163,6 @@ function binOf(edges: readonly number[], v: number): number {
     else lo = mid + 1;
   }
   return lo;
-}
-
-/** The first most probable class of row i (ties go to the lower index, as the predicted label does). */
-function argmax(proba: Float64Array, i: number, K: number): number {
-  let best = 0;
-  let bp = proba[i * K]!;
-  for (let k = 1; k < K; k++) {
-    const p = proba[i * K + k]!;
-    if (p > bp) {
-      bp = p;
-      best = k;
-    }
-  }
-  return best;
 }
 
 /** Options of buildReference. */
@@ -272,7 +259,7 @@ export function buildReference(
     };
   });
   const classCounts = new Float64Array(nClasses);
-  for (let i = 0; i < n; i++) classCounts[argmax(proba, i, nClasses)]!++;
+  for (let i = 0; i < n; i++) classCounts[argmax(proba, i * nClasses, nClasses)]!++;
   return {
     version: DRIFT_REFERENCE_VERSION,
     rows: n,
@@ -423,7 +410,7 @@ export class DriftWindow {
       const slot = this.next;
       const at = slot * F;
       this.rows.set(x.subarray(i * F, i * F + F), at);
-      this.classes[slot] = proba === undefined ? -1 : argmax(proba, i, K);
+      this.classes[slot] = proba === undefined ? -1 : argmax(proba, i * K, K);
       for (let f = 0; f < F; f++) {
         const old = this.slotUnknown[at + f]!; // 0 for a slot not yet used
         const now = i === first ? this.pendingUnknown[f]! : 0;
