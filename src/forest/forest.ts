@@ -371,7 +371,11 @@ function divideAll(out: Float64Array, from: number, to: number, by: number): voi
   for (let i = from; i < to; i++) out[i] = out[i]! / by;
 }
 
-/** addLeaves for rows [0, n), row by row: each row through every tree before the next row. */
+/**
+ * addLeaves for rows [0, n), row by row: each row through every tree before the next row. The walk
+ * and the leaf's sum are written out here as in addLeaves on purpose: one function shared by both
+ * loops measured 3-6 % slower on batches (bench: 40k rows, 100 trees of depth 10).
+ */
 function addLeavesByRow(
   layout: PredictLayout,
   x: Float64Array,
