@@ -18,9 +18,9 @@ import {
   REQUEST_EVENT_TYPE,
   RESPONSE_EVENT_TYPE,
 } from '../../src/serve/payload-log.js';
+import { deadUrl } from '../helpers/net.js';
 import { FakeModel } from './fake-model.js';
 import { type Served, serve } from './grpc-helpers.js';
-import { deadUrl } from './sinks.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ROW = [34.0, 100.0, 1, 2];

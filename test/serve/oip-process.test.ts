@@ -4,10 +4,10 @@
  * image's `SEGSERVE_MODEL` names the model; a bad PROTOCOL fails before listening with one line.
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { type AddressInfo, createServer } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { OIP_READY_PATH, SELDON_LIVENESS_PATH } from '../../src/serve/constants.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/net.js';
 
 const MODEL = 'test/fixtures/model.json';
 
@@ -15,18 +15,6 @@ const children: ChildProcessWithoutNullStreams[] = [];
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
-
-/** A port that was free a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts `segserve serve ...` and resolves with its "segserve serving" log line. */
 function serve(args: string[], env: Record<string, string>): Promise<Record<string, unknown>> {

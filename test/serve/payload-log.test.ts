@@ -21,8 +21,8 @@ import {
   RESPONSE_EVENT_TYPE,
   requestIdFrom,
 } from '../../src/serve/payload-log.js';
+import { deadUrl } from '../helpers/net.js';
 import { parseExposition } from './helpers.js';
-import { deadUrl } from './sinks.js';
 
 interface Received {
   headers: IncomingHttpHeaders;

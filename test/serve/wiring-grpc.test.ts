@@ -4,10 +4,10 @@
  * served by every worker with --workers N (each binds the port through node:cluster's shared handle).
  */
 import { copyFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
+import { freePort } from '../helpers/net.js';
 import { call, clients } from './grpc-helpers.js';
 import { killAll, MODEL, samplesOf, startServer, until } from './prod-helpers.js';
 
@@ -26,18 +26,6 @@ interface InferAnswer {
   id: string;
   model_version: string;
   outputs: { name: string; contents: { fp64_contents?: number[] } }[];
-}
-
-/** A port that was free a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 describe('segserve serve --grpc-port (one process)', () => {

@@ -4,8 +4,9 @@
  * prediction and its lost events are counted on /metrics. gRPC predictions go to the same sink.
  */
 import { createServer, type Server } from 'node:http';
-import { type AddressInfo, createServer as createTcpServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
+import { freePort } from '../helpers/net.js';
 import { clients } from './grpc-helpers.js';
 import { killAll, LOCAL, MODEL, ROW_BODY, samplesOf, startServer, until } from './prod-helpers.js';
 
@@ -109,14 +110,7 @@ describe('segserve serve --log-url', () => {
 
   test('gRPC predictions reach the same sink, under their metadata request id', async () => {
     const s = await sink();
-    const grpcPort = await new Promise<number>((resolve, reject) => {
-      const srv = createTcpServer();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const { port } = srv.address() as AddressInfo;
-        srv.close(() => resolve(port));
-      });
-    });
+    const grpcPort = await freePort();
     const server = await startServer([
       '--model',
       MODEL,
