@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fitForest } from '../../src/forest/index.js';
 import { forestShap, type ShapTree, TreeExplainer, treeExpectedValue } from '../../src/forest/treeshap.js';
+import { rng } from '../helpers/mulberry32.js';
 
 // ---------------------------------------------------------------------------------------------
 // The oracle: the path-dependent value function over every feature subset and the Shapley formula,
@@ -118,18 +119,6 @@ function tree(
     right: Int32Array.from(right),
     missingLeft: Uint8Array.from(missingLeft),
     value: Float64Array.from(value),
-  };
-}
-
-/** mulberry32: a small seeded generator, so the random cases are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

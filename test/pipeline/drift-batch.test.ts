@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildReference, type DriftFeature, DriftWindow } from '../../src/pipeline/drift.js';
 import { DriftTally } from '../../src/pipeline/drift-batch.js';
-
-/** mulberry32: a small seeded generator. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/mulberry32.js';
 
 const FEATURES: DriftFeature[] = [
   { name: 'age', kind: 'numeric' },
