@@ -33,7 +33,7 @@ export interface ScanOptions {
 export const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** A cell that is not what the column needs, with what a message needs to name it. */
-class BadCell extends Error {}
+export class BadCell extends Error {}
 
 function badCell(line: number, column: string, cell: string, expected: string): BadCell {
   const got = cell === '' ? 'empty cell' : JSON.stringify(cell);
@@ -47,6 +47,23 @@ export async function checkReadable(path: string): Promise<void> {
     if (err instanceof SegserveError) throw err;
     throw inputPathError(path, err) ?? ioError('read', path, err);
   }
+}
+
+/** Turns whatever a parse pipeline rejected with into one SegserveError naming the file. */
+export function scanError(path: string, err: unknown): SegserveError {
+  const cause =
+    err instanceof SegserveError || err instanceof BadCell ? err : (err as { cause?: unknown }).cause;
+  if (cause instanceof SegserveError) return cause;
+  if (cause instanceof BadCell) return csvError(`${path}: ${cause.message}`);
+  if (err instanceof CsvError) {
+    const { lines, record } = err as CsvError & { lines?: number; record?: unknown[] };
+    const where = lines ? `line ${lines}: ` : '';
+    if (err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') {
+      return csvError(`${path}: ${where}${record?.length ?? '?'} fields, expected as many as the header`);
+    }
+    return csvError(`${path}: ${where}${err.message}`);
+  }
+  return ioError('read', path, err);
 }
 
 /**
@@ -121,19 +138,7 @@ export async function scanCsv(
   try {
     await pipeline(source, parser);
   } catch (err) {
-    const cause =
-      err instanceof SegserveError || err instanceof BadCell ? err : (err as { cause?: unknown }).cause;
-    if (cause instanceof SegserveError) throw cause;
-    if (cause instanceof BadCell) throw csvError(`${path}: ${cause.message}`);
-    if (err instanceof CsvError) {
-      const { lines, record } = err as CsvError & { lines?: number; record?: unknown[] };
-      const where = lines ? `line ${lines}: ` : '';
-      if (err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') {
-        throw csvError(`${path}: ${where}${record?.length ?? '?'} fields, expected as many as the header`);
-      }
-      throw csvError(`${path}: ${where}${err.message}`);
-    }
-    throw ioError('read', path, err);
+    throw scanError(path, err);
   }
   if (index === undefined)
     throw csvError(`${path}: the file is empty (expected a header naming ${wanted.join(', ')})`);

@@ -15,10 +15,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { CsvError, parse } from 'csv-parse';
-import { csvError, SegserveError } from '../errors.js';
-import { ioError } from './atomic.js';
-import { checkReadable, NUMBER } from './csv.js';
+import { parse } from 'csv-parse';
+import { csvError } from '../errors.js';
+import { BadCell, checkReadable, NUMBER, scanError } from './csv.js';
 import {
   type Category,
   type ColumnKind,
@@ -143,9 +142,6 @@ export interface ScanResult {
   nRows: number;
   sha256: string;
 }
-
-/** A problem with one cell, turned into a usage error naming the file by the scan. */
-class BadCell extends Error {}
 
 function quoteCell(cell: string): string {
   return cell === '' ? 'empty cell' : JSON.stringify(cell);
@@ -443,23 +439,6 @@ function checkHeader(path: string, header: string[], line: number): void {
     }
     at.set(name, i);
   });
-}
-
-/** Turns whatever a parse pipeline rejected with into one SegserveError naming the file. */
-function scanError(path: string, err: unknown): SegserveError {
-  const cause =
-    err instanceof SegserveError || err instanceof BadCell ? err : (err as { cause?: unknown }).cause;
-  if (cause instanceof SegserveError) return cause;
-  if (cause instanceof BadCell) return csvError(`${path}: ${cause.message}`);
-  if (err instanceof CsvError) {
-    const { lines, record } = err as CsvError & { lines?: number; record?: unknown[] };
-    const where = lines ? `line ${lines}: ` : '';
-    if (err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') {
-      return csvError(`${path}: ${where}${record?.length ?? '?'} fields, expected as many as the header`);
-    }
-    return csvError(`${path}: ${where}${err.message}`);
-  }
-  return ioError('read', path, err);
 }
 
 /**

@@ -7,12 +7,12 @@
  * a bad cell fails the run naming its line, or with `onBadRow` is reported and its row skipped.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { CsvError, parse } from 'csv-parse';
 import { ioError } from '../data/atomic.js';
+import { checkReadable } from '../data/csv.js';
 import { DEFAULT_NA_VALUES } from '../data/schema.js';
-import { csvError, inputPathError, SegserveError, usageError } from '../errors.js';
+import { csvError, SegserveError, usageError } from '../errors.js';
 import { TreeExplainer } from '../forest/treeshap.js';
 import { OrdinalEncoder } from './encoder.js';
 import { argmax, type ForestModel } from './model.js';
@@ -92,16 +92,6 @@ export function outputColumns(model: ForestModel, keep: readonly string[], expla
     `predicted_${model.schema.target}`,
     ...(explain ? shapColumns(model) : []),
   ];
-}
-
-/** Refuses a path that is not a readable file, naming it. */
-async function checkReadable(path: string): Promise<void> {
-  try {
-    if ((await stat(path)).isDirectory()) throw inputPathError(path, { code: 'EISDIR' });
-  } catch (err) {
-    if (err instanceof SegserveError) throw err;
-    throw inputPathError(path, err) ?? ioError('read', path, err);
-  }
 }
 
 /**
