@@ -146,6 +146,19 @@ function rankSmallIntegers(col: Float64Array, rank: Int32Array, firstRow: Int32A
 }
 
 /**
+ * The binned columns of training data, validated (a ForestParamError otherwise): as given, or
+ * binned here from columns.
+ */
+export function validBinned(data: TrainingData | BinnedData): Binned {
+  if ('binned' in data) {
+    validateBinnedData(data);
+    return data.binned;
+  }
+  validateTrainingData(data);
+  return binColumns(data);
+}
+
+/**
  * Rows [r0, r1) of binned columns back as numbers, row-major (row r's feature f at
  * out[(r - r0) * nFeatures + f]; NaN where missing): exactly the values that were binned, but for
  * -0, which comes back as +0 or -0 as its bin does (the same for every comparison).
@@ -441,14 +454,7 @@ export class TreeBuilder {
    * (binColumns), which several builders of one data set can share.
    */
   constructor(data: TrainingData | BinnedData) {
-    let pre: Binned;
-    if ('binned' in data) {
-      validateBinnedData(data);
-      pre = data.binned;
-    } else {
-      validateTrainingData(data);
-      pre = binColumns(data);
-    }
+    const pre = validBinned(data);
     const n = pre.nRows;
     const d = pre.nFeatures;
     const K = data.nClasses;

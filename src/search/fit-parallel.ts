@@ -10,8 +10,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { Forest, featureCount, fitForest, validateSeed } from '../forest/forest.js';
-import { validateBinnedData, validateParams, validateTrainingData } from '../forest/params.js';
-import { binColumns } from '../forest/tree.js';
+import { validateParams } from '../forest/params.js';
+import { validBinned } from '../forest/tree.js';
 import type { BinColumn, BinnedData, ForestParams, TrainingData, Tree } from '../forest/types.js';
 
 /** What every fit worker gets once, at start. */
@@ -72,10 +72,8 @@ export async function fitForestParallel(
   // The checks fitForest makes, here, so a bad input fails with its own error, not a worker's.
   const d = featureCount(data);
   validateParams(params, d);
-  if ('binned' in data) validateBinnedData(data);
-  else validateTrainingData(data);
+  const binned = validBinned(data);
   validateSeed(seed);
-  const binned = 'binned' in data ? data.binned : binColumns(data);
   const workerData: FitWorkerData = {
     y: shared(data.y),
     nClasses: data.nClasses,
