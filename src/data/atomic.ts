@@ -202,10 +202,11 @@ async function writeAll(handle: FileHandle, pieces: Iterable<string>): Promise<v
   for (const piece of pieces) {
     // A UTF-16 unit is at most 3 bytes of UTF-8: count exactly only when the quick bound does not fit.
     const room = WRITE_BATCH - n;
-    if (piece.length * 3 > room && Buffer.byteLength(piece) > room) {
+    const bytes = piece.length * 3 > room ? Buffer.byteLength(piece) : 0;
+    if (bytes > room) {
       if (n > 0) await handle.write(buf, 0, n);
       n = 0;
-      if (Buffer.byteLength(piece) > WRITE_BATCH) {
+      if (bytes > WRITE_BATCH) {
         await handle.write(piece);
         continue;
       }
