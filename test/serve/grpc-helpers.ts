@@ -63,6 +63,42 @@ export function call<T = Record<string, unknown>>(
   });
 }
 
+/** A unary call's answer or error, with the initial metadata it got and that metadata's request id. */
+export interface Answer<T> {
+  res?: T;
+  err?: grpc.ServiceError;
+  /** The answer's initial metadata (its headers). */
+  head: grpc.Metadata;
+  /** Its `x-request-id` ('' when there is none). */
+  id: string;
+}
+
+/** A unary call with request metadata (a key given a list is sent once per value). */
+export function callWith<T>(
+  client: grpc.Client & Record<string, unknown>,
+  method: string,
+  request: unknown,
+  metadata: Record<string, string | string[]> = {},
+): Promise<Answer<T>> {
+  const md = new grpc.Metadata();
+  for (const [k, v] of Object.entries(metadata)) for (const one of [v].flat()) md.add(k, one);
+  return new Promise((resolve) => {
+    let head = new grpc.Metadata();
+    const fn = client[method] as (
+      req: unknown,
+      md: grpc.Metadata,
+      cb: (err: grpc.ServiceError | null, res: T) => void,
+    ) => grpc.ClientUnaryCall;
+    const c = fn.call(client, request, md, (err, res) => {
+      const id = String(head.get('x-request-id')[0] ?? '');
+      resolve(err ? { err, head, id } : { res, head, id });
+    });
+    c.on('metadata', (m: grpc.Metadata) => {
+      head = m;
+    });
+  });
+}
+
 /** The error of a unary call that must fail. */
 export async function callError(
   client: Client,

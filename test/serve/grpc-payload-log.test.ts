@@ -20,7 +20,7 @@ import {
 } from '../../src/serve/payload-log.js';
 import { deadUrl } from '../helpers/net.js';
 import { FakeModel } from './fake-model.js';
-import { type Served, serve } from './grpc-helpers.js';
+import { callWith, type Served, serve } from './grpc-helpers.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ROW = [34.0, 100.0, 1, 2];
@@ -76,29 +76,6 @@ async function served(url: string, mode: PayloadLogMode = 'all'): Promise<{ s: S
   cleanup.push(() => log.close(0));
   cleanup.push(() => s.close());
   return { s, log };
-}
-
-/** A unary call with metadata: its answer or error, and the x-request-id of its initial metadata. */
-function callWith<T>(
-  client: grpc.Client & Record<string, unknown>,
-  method: string,
-  request: unknown,
-  metadata: Record<string, string> = {},
-): Promise<{ res?: T; err?: grpc.ServiceError; id: string }> {
-  const md = new grpc.Metadata();
-  for (const [k, v] of Object.entries(metadata)) md.set(k, v);
-  return new Promise((resolve) => {
-    let id = '';
-    const fn = client[method] as (
-      req: unknown,
-      md: grpc.Metadata,
-      cb: (err: grpc.ServiceError | null, res: T) => void,
-    ) => grpc.ClientUnaryCall;
-    const c = fn.call(client, request, md, (err, res) => resolve(err ? { err, id } : { res, id }));
-    c.on('metadata', (m: grpc.Metadata) => {
-      id = String(m.get('x-request-id')[0] ?? '');
-    });
-  });
 }
 
 /** Lets the events of answered calls reach the queue (they are logged after the answer), then flushes. */

@@ -12,7 +12,7 @@ import { clientRequestId } from '../../src/serve/grpc/payload.js';
 import type { PbSeldonMessage } from '../../src/serve/grpc/seldon.js';
 import { toList, toValue } from '../../src/serve/grpc/values.js';
 import { FakeModel } from './fake-model.js';
-import { type Served, serve } from './grpc-helpers.js';
+import { type Answer, callWith, type Served, serve } from './grpc-helpers.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ROW = [34.0, 100.0, 1, 2];
@@ -21,38 +21,6 @@ const INFER_ROW = {
   model_name: 'segserve',
   inputs: [{ name: 'input-0', datatype: 'FP64', shape: [1, 4], contents: { fp64_contents: ROW } }],
 };
-
-interface Answer<T> {
-  res?: T;
-  err?: grpc.ServiceError;
-  /** The answer's initial metadata (its headers). */
-  head: grpc.Metadata;
-}
-
-/** A unary call with request metadata: its answer or error, and the initial metadata it got. */
-function callWith<T>(
-  client: grpc.Client & Record<string, unknown>,
-  method: string,
-  request: unknown,
-  metadata: Record<string, string | string[]> = {},
-): Promise<Answer<T>> {
-  const md = new grpc.Metadata();
-  for (const [k, v] of Object.entries(metadata)) for (const one of [v].flat()) md.add(k, one);
-  return new Promise((resolve) => {
-    let head = new grpc.Metadata();
-    const fn = client[method] as (
-      req: unknown,
-      md: grpc.Metadata,
-      cb: (err: grpc.ServiceError | null, res: T) => void,
-    ) => grpc.ClientUnaryCall;
-    const c = fn.call(client, request, md, (err, res) => {
-      resolve(err ? { err, head } : { res, head });
-    });
-    c.on('metadata', (m: grpc.Metadata) => {
-      head = m;
-    });
-  });
-}
 
 const idOf = (a: Answer<unknown>): unknown => a.head.get('x-request-id')[0];
 

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { freePort } from '../helpers/net.js';
-import { clients } from './grpc-helpers.js';
+import { callWith, clients } from './grpc-helpers.js';
 import { killAll, LOCAL, MODEL, ROW_BODY, samplesOf, startServer, until } from './prod-helpers.js';
 
 afterEach(killAll);
@@ -124,27 +124,24 @@ describe('segserve serve --log-url', () => {
     ]);
     const c = await clients(grpcPort);
     try {
-      const { Metadata } = await import('@grpc/grpc-js');
       for (let i = 0; i < 5; i++) {
-        const metadata = new Metadata();
-        metadata.set('x-request-id', `g-${i}`);
-        const answer = await new Promise<{ id: string }>((resolve, reject) => {
-          c.oip.ModelInfer(
-            {
-              model_name: 'segserve',
-              inputs: [
-                {
-                  name: 'input-0',
-                  datatype: 'FP64',
-                  shape: [1, 4],
-                  contents: { fp64_contents: [34, 100, 1, 2] },
-                },
-              ],
-            },
-            metadata,
-            (err: Error | null, res: { id: string }) => (err ? reject(err) : resolve(res)),
-          );
-        });
+        const answer = await callWith<{ id: string }>(
+          c.oip,
+          'ModelInfer',
+          {
+            model_name: 'segserve',
+            inputs: [
+              {
+                name: 'input-0',
+                datatype: 'FP64',
+                shape: [1, 4],
+                contents: { fp64_contents: [34, 100, 1, 2] },
+              },
+            ],
+          },
+          { 'x-request-id': `g-${i}` },
+        );
+        expect(answer.res?.id).toBe(`g-${i}`);
         expect(answer.id).toBe(`g-${i}`);
       }
       await until(() => s.events.length >= 10, 20_000, '10 events at the sink');
