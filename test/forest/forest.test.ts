@@ -12,17 +12,19 @@ import {
   treeDepth,
   treeFeatureImportances,
 } from '../../src/forest/index.js';
-import { bytesDigest, leafOf, leaves, nodeTotal, noisy, segments, tree, treesDigest } from './helpers.js';
+import {
+  bytesDigest,
+  FOREST,
+  leafOf,
+  leaves,
+  nodeTotal,
+  noisy,
+  segments,
+  tree,
+  treesDigest,
+} from './helpers.js';
 
-const PARAMS: ForestParams = {
-  nEstimators: 10,
-  maxDepth: null,
-  minSamplesSplit: 2,
-  minSamplesLeaf: 1,
-  maxFeatures: 'sqrt',
-  bootstrap: true,
-  classWeight: null,
-};
+const PARAMS: ForestParams = { ...FOREST, nEstimators: 10 };
 
 /** Row-major copy of the first n rows of columnar data. */
 function rowMajor(columns: Float64Array[], n: number): Float64Array {

@@ -1,8 +1,24 @@
 import { createHash } from 'node:crypto';
 import { createRng, type Rng } from '../../src/data/random.js';
-import { resolveMaxFeatures, type TrainingData, type Tree, type TreeParams } from '../../src/forest/index.js';
+import {
+  type ForestParams,
+  resolveMaxFeatures,
+  type TrainingData,
+  type Tree,
+  type TreeParams,
+} from '../../src/forest/index.js';
 
 export const TREE: TreeParams = { maxDepth: null, minSamplesSplit: 2, minSamplesLeaf: 1, maxFeatures: 'all' };
+
+/** scikit-learn's RandomForestClassifier defaults, but for the number of trees, which each test gives. */
+export const FOREST: Omit<ForestParams, 'nEstimators'> = {
+  maxDepth: null,
+  minSamplesSplit: 2,
+  minSamplesLeaf: 1,
+  maxFeatures: 'sqrt',
+  bootstrap: true,
+  classWeight: null,
+};
 
 /** Training data from plain arrays: one array per feature, classes 0..max(y). */
 export function data(columns: number[][], y: number[], nClasses = Math.max(...y) + 1): TrainingData {

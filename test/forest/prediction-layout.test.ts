@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fitForest } from '../../src/forest/index.js';
+import { FOREST } from './helpers.js';
 
 describe('Forest.releasePredictionLayout', () => {
   it('predicts the same probabilities, bit for bit, after the layout is released and rebuilt', () => {
@@ -16,19 +17,7 @@ describe('Forest.releasePredictionLayout', () => {
       for (let f = 0; f < F; f++) columns[f]![i] = rand() < 0.05 ? Number.NaN : Math.floor(rand() * 50);
       y[i] = ((columns[0]![i]! || 0) + (columns[1]![i]! || 0) + Math.floor(rand() * 20)) % 3;
     }
-    const forest = fitForest(
-      { columns, y, nClasses: 3 },
-      {
-        nEstimators: 10,
-        maxDepth: null,
-        minSamplesSplit: 2,
-        minSamplesLeaf: 1,
-        maxFeatures: 'sqrt',
-        bootstrap: true,
-        classWeight: null,
-      },
-      [3],
-    );
+    const forest = fitForest({ columns, y, nClasses: 3 }, { ...FOREST, nEstimators: 10 }, [3]);
     const x = new Float64Array(n * F);
     for (let i = 0; i < n; i++) for (let f = 0; f < F; f++) x[i * F + f] = columns[f]![i]!;
     const before = forest.predictProba(x, n);

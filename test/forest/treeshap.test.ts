@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fitForest } from '../../src/forest/index.js';
 import { forestShap, type ShapTree, TreeExplainer, treeExpectedValue } from '../../src/forest/treeshap.js';
 import { rng } from '../helpers/mulberry32.js';
+import { FOREST } from './helpers.js';
 
 // ---------------------------------------------------------------------------------------------
 // The oracle: the path-dependent value function over every feature subset and the Shapley formula,
@@ -403,19 +404,7 @@ describe('local accuracy and the expected value', () => {
       const cls = income >= 200 ? 1 : 0;
       y[i] = cls === 0 ? response : 1 + response;
     }
-    const forest = fitForest(
-      { columns, y, nClasses: 3 },
-      {
-        nEstimators: 12,
-        maxDepth: null,
-        minSamplesSplit: 2,
-        minSamplesLeaf: 1,
-        maxFeatures: 'sqrt',
-        bootstrap: true,
-        classWeight: null,
-      },
-      [1],
-    );
+    const forest = fitForest({ columns, y, nClasses: 3 }, { ...FOREST, nEstimators: 12 }, [1]);
     const m = 100;
     const x = new Float64Array(m * F);
     for (let i = 0; i < m; i++)

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../../src/data/random.js';
 import { type ForestParams, fitForest, type TrainingData, type Tree } from '../../src/forest/index.js';
 import { fitForestParallel } from '../../src/search/fit-parallel.js';
+import { FOREST } from '../forest/helpers.js';
 
 /** sha256 of every tree's arrays, in order. */
 function digest(trees: readonly Tree[]): string {
@@ -31,15 +32,7 @@ function data(): TrainingData {
   return { columns, y, nClasses: 2 };
 }
 
-const PARAMS: ForestParams = {
-  nEstimators: 40,
-  maxDepth: null,
-  minSamplesSplit: 2,
-  minSamplesLeaf: 1,
-  maxFeatures: 'sqrt',
-  bootstrap: true,
-  classWeight: null,
-};
+const PARAMS: ForestParams = { ...FOREST, nEstimators: 40 };
 
 describe('fitForestParallel', () => {
   const d = data();
