@@ -1,20 +1,13 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inferSchema } from '../../src/data/infer.js';
 import type { ColumnSchema, DataSchema } from '../../src/data/schema.js';
 import { DISTINCT_CAP } from '../../src/data/table.js';
-import { type CliErrorCode, SegserveError } from '../../src/errors.js';
+import { csvFiles, refusal } from '../helpers/refusal.js';
 
 const PENGUINS = new URL('../fixtures/penguins.csv', import.meta.url).pathname;
-const dir = mkdtempSync(join(tmpdir(), 'segserve-infer-'));
-let n = 0;
-function file(text: string): string {
-  const path = join(dir, `t${n++}.csv`);
-  writeFileSync(path, text);
-  return path;
-}
+const file = csvFiles('infer');
 
 function col(schema: DataSchema, name: string): ColumnSchema {
   const c = schema.columns.find((x) => x.name === name);
@@ -35,18 +28,6 @@ function naiveCounts(): Map<string, { na: number; distinct: number }> {
     });
   });
   return out;
-}
-
-/** The SegserveError `p` rejects with: one line, coded `code` (here always a bad CSV unless told). */
-async function refusal(p: Promise<unknown>, code: CliErrorCode = 'SEGSERVE_ERR_CSV'): Promise<SegserveError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(SegserveError);
-  expect((err as SegserveError).code, (err as Error).message).toBe(code);
-  expect((err as Error).message).not.toMatch(/\n/);
-  return err as SegserveError;
 }
 
 describe('inferSchema on penguins', () => {
@@ -186,7 +167,7 @@ describe('inferSchema: bad input is one line naming what is wrong', () => {
   });
 
   it('a missing file', async () => {
-    const err = await refusal(inferSchema(join(dir, 'nope.csv')), 'SEGSERVE_ERR_INPUT_PATH');
+    const err = await refusal(inferSchema(join(dirname(file('x\n')), 'nope.csv')), 'SEGSERVE_ERR_INPUT_PATH');
     expect(err.message).toMatch(/no such file/);
   });
 });

@@ -7,9 +7,10 @@ import { type ResolveFlags, resolveSchema } from '../../src/data/resolve.js';
 import { schemaFileBeside } from '../../src/data/schema.js';
 import { type CategoricalColumn, type NumericColumn, readColumns } from '../../src/data/table.js';
 import { DEFAULT_SEED } from '../../src/defaults.js';
-import { type CliErrorCode, SegserveError } from '../../src/errors.js';
+import type { CliErrorCode } from '../../src/errors.js';
 import { customersSchema, simulateToFiles } from '../../src/simulate/simulate.js';
 import { DEFAULT_SPEC } from '../../src/simulate/spec.js';
+import { refusal } from '../helpers/refusal.js';
 
 const PENGUINS = new URL('../fixtures/penguins.csv', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'segserve-resolve-'));
@@ -27,19 +28,6 @@ function folder(files: Record<string, string | object>): string {
 
 /** t: the target (a/b); x numeric; c 0/1 (numeric-looking); w words; id distinct per row. */
 const DATA = 't,x,c,w,id\na,1.5,0,red,1\nb,2.5,1,blue,2\na,3,1,red,3\nb,NA,0,,4\na,5,1,blue,5\n';
-
-/** The SegserveError `p` rejects with: one line, coded `code`. */
-async function refusal(p: Promise<unknown>, code: CliErrorCode): Promise<SegserveError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(SegserveError);
-  expect((err as SegserveError).code, (err as Error).message).toBe(code);
-  expect((err as Error).message).not.toMatch(/\n/);
-  expect((err as Error).message).not.toMatch(/unexpected/);
-  return err as SegserveError;
-}
 
 async function kinds(path: string, flags: ResolveFlags): Promise<Record<string, string>> {
   const r = await resolveSchema(path, flags);

@@ -1,7 +1,4 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   type CategoricalColumn,
@@ -11,16 +8,10 @@ import {
   readHeader,
   scanColumns,
 } from '../../src/data/table.js';
-import { type CliErrorCode, SegserveError } from '../../src/errors.js';
+import { csvFiles, refusal } from '../helpers/refusal.js';
 
 const PENGUINS = new URL('../fixtures/penguins.csv', import.meta.url).pathname;
-const dir = mkdtempSync(join(tmpdir(), 'segserve-table-'));
-let n = 0;
-function file(text: string): string {
-  const path = join(dir, `t${n++}.csv`);
-  writeFileSync(path, text);
-  return path;
-}
+const file = csvFiles('table');
 
 function numeric(c: Column | undefined): number[] {
   expect(c?.kind).toBe('numeric');
@@ -32,18 +23,6 @@ function decoded(c: Column | undefined): (string | number | null)[] {
   expect(c?.kind).toBe('categorical');
   const { codes, categories } = c as CategoricalColumn;
   return Array.from(codes, (k) => (k < 0 ? null : (categories[k] as string | number)));
-}
-
-/** The SegserveError `p` rejects with: one line, coded `code` (here always a bad CSV unless told). */
-async function refusal(p: Promise<unknown>, code: CliErrorCode = 'SEGSERVE_ERR_CSV'): Promise<SegserveError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(SegserveError);
-  expect((err as SegserveError).code, (err as Error).message).toBe(code);
-  expect((err as Error).message).not.toMatch(/\n/);
-  return err as SegserveError;
 }
 
 describe('readColumns', () => {
