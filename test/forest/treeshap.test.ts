@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fitForest } from '../../src/forest/index.js';
 import { forestShap, type ShapTree, TreeExplainer, treeExpectedValue } from '../../src/forest/treeshap.js';
 import { rng } from '../helpers/mulberry32.js';
-import { FOREST } from './helpers.js';
+import { FOREST, tree } from './helpers.js';
 
 // ---------------------------------------------------------------------------------------------
 // The oracle: the path-dependent value function over every feature subset and the Shapley formula,
@@ -104,24 +104,6 @@ function predict(trees: readonly ShapTree[], K: number, x: readonly number[]): n
 // ---------------------------------------------------------------------------------------------
 // Trees by hand and at random.
 // ---------------------------------------------------------------------------------------------
-
-function tree(
-  feature: number[],
-  threshold: number[],
-  left: number[],
-  right: number[],
-  value: number[],
-  missingLeft: number[] = feature.map(() => 0),
-): ShapTree {
-  return {
-    feature: Int32Array.from(feature),
-    threshold: Float64Array.from(threshold),
-    left: Int32Array.from(left),
-    right: Int32Array.from(right),
-    missingLeft: Uint8Array.from(missingLeft),
-    value: Float64Array.from(value),
-  };
-}
 
 const GRID = [0, 1, 2, 3, 4];
 
