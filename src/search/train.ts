@@ -136,6 +136,9 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 2; i++) await new Promise<void>((resolve) => setTimeout(resolve, 0));
 }
 
+/** File columns split between two turns of the event loop (see the split in train), in bytes. */
+const SPLIT_SETTLE_BYTES = 32 * 1024 * 1024;
+
 /** Work budget of the global SHAP importances, in tree-node visits (about half a second). */
 const SHAP_BUDGET = 5e8;
 /** The most test rows the global SHAP importances read. */
@@ -257,6 +260,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   };
   const summaries: ColumnSummary[] = [];
   const trainColumns: Float64Array[] = [];
+  let released = 0; // bytes of file columns let go since the collector last had a turn
   for (let j = 0; j < d; j++) {
     const col = fileCols[j] as Column;
     fileCols[j] = null;
@@ -264,8 +268,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     summaries.push(summarize(col.name, x, col.kind));
     if (testRows) testX.push(pick(x, testRows));
     trainColumns.push(trainRows ? pick(x, trainRows) : x);
-    // A turn of the event loop lets the collector free the file's column before the next is split.
-    if (trainRows) await settle();
+    // A turn of the event loop now and then lets the collector free the file's split columns (a
+    // turn per column would cost a few ms a column on wide data).
+    released += trainRows ? x.byteLength : 0;
+    if (released >= SPLIT_SETTLE_BYTES) {
+      await settle();
+      released = 0;
+    }
   }
   // The test rows, binned (exact, 1 to 4 bytes a cell): read again only by the predictions.
   let testBinned: Binned | null = binColumns({ columns: testX });
