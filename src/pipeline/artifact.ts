@@ -92,6 +92,9 @@ export function artifactDigest(a: Undigested): string {
   return `sha256:${hash.digest('hex')}`;
 }
 
+/** The fitted tree behind each tree view (the serialiser writes it from its typed arrays directly). */
+const viewed = new WeakMap<object, Tree>();
+
 /**
  * A tree of a fitted model as TreeJson, its arrays made from the tree's typed arrays when read (getters,
  * enumerable and in TreeJson's key order, so JSON.stringify and structuredClone see plain arrays). A
@@ -100,9 +103,6 @@ export function artifactDigest(a: Undigested): string {
  * missing against present values (+Infinity) is written as the largest finite double, which every
  * finite value is <= as well, so the tree routes every row the same way.
  */
-/** The fitted tree behind each tree view (the serialiser writes it from its typed arrays directly). */
-const viewed = new WeakMap<object, Tree>();
-
 function treeView(t: Tree): TreeJson {
   const view: TreeJson = {
     get feature() {
